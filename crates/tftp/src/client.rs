@@ -132,7 +132,12 @@ impl Download {
             tsize: None,
             reply_due: true,
             errors: VecDeque::new(),
-            timer: RetryTimer::new(config.retransmit_after, config.backoff, config.max_retries, now),
+            timer: RetryTimer::new(
+                config.retransmit_after,
+                config.backoff,
+                config.max_retries,
+                now,
+            ),
             deadline: now + config.deadline,
             retransmits: 0,
             result: None,
@@ -260,7 +265,9 @@ impl Download {
 
     fn on_oack(&mut self, options: &[(&[u8], &[u8])], now: Instant) {
         for (name, value) in options {
-            let number = std::str::from_utf8(value).ok().and_then(|v| v.parse::<u64>().ok());
+            let number = std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok());
             let asked_blksize = self.config.blksize.map(u64::from);
             let asked_window = self.config.windowsize.map(u64::from);
             let accepted = match number {
@@ -298,11 +305,18 @@ impl Download {
             return;
         }
         if data.len() > self.blksize {
-            let text = format!("DATA of {} bytes exceeds blksize {}", data.len(), self.blksize);
+            let text = format!(
+                "DATA of {} bytes exceeds blksize {}",
+                data.len(),
+                self.blksize
+            );
             return self.fail(ErrorCode::IllegalOperation, DownloadError::Protocol(text));
         }
         if (self.data.len() + data.len()) as u64 > self.config.max_size {
-            return self.fail(ErrorCode::DiskFull, DownloadError::TooLarge(self.config.max_size));
+            return self.fail(
+                ErrorCode::DiskFull,
+                DownloadError::TooLarge(self.config.max_size),
+            );
         }
         self.data.extend_from_slice(data);
         self.received += 1;

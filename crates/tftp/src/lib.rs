@@ -21,6 +21,8 @@ pub use options::{
     negotiate, Negotiated, OptionError, ServerLimits, BLKSIZE_RANGE, DEFAULT_BLKSIZE,
     TIMEOUT_RANGE, WINDOWSIZE_RANGE,
 };
-pub use packet::{DecodeError, ErrorCode, Mode, Packet, Printable, RawOption, Request, MAX_ERROR_TEXT};
+pub use packet::{
+    DecodeError, ErrorCode, Mode, Packet, Printable, RawOption, Request, MAX_ERROR_TEXT,
+};
 pub use source::{FileSource, Resolution, ResolvedFile};
 pub use transfer::{Outcome, ReadTransfer, TransferStats};

@@ -125,7 +125,10 @@ mod tests {
     use super::*;
 
     fn path(raw: &str) -> String {
-        RequestName::parse(raw.as_bytes()).unwrap().path().to_string()
+        RequestName::parse(raw.as_bytes())
+            .unwrap()
+            .path()
+            .to_string()
     }
 
     fn refused(raw: &[u8]) -> NameRefusal {
@@ -138,7 +141,10 @@ mod tests {
         assert_eq!(path("./SIP000E84C060A6.cnf"), "SIP000E84C060A6.cnf");
         assert_eq!(path("/7960-font.xml"), "7960-font.xml");
         assert_eq!(path("US/7960-tones.xml"), "US/7960-tones.xml");
-        assert_eq!(path("German_Germany\\7960-font.xml"), "German_Germany/7960-font.xml");
+        assert_eq!(
+            path("German_Germany\\7960-font.xml"),
+            "German_Germany/7960-font.xml"
+        );
         assert_eq!(path(".//./x//y"), "x/y");
         assert_eq!(path("/etc/passwd"), "etc/passwd");
         assert_eq!(path("\\\\server\\share\\f"), "server/share/f");

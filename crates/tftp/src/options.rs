@@ -138,7 +138,11 @@ pub fn negotiate(
         else {
             continue;
         };
-        if negotiated.granted.iter().any(|(granted, _)| *granted == key) {
+        if negotiated
+            .granted
+            .iter()
+            .any(|(granted, _)| *granted == key)
+        {
             continue;
         }
         let value = match key {
@@ -236,7 +240,10 @@ mod tests {
         let n = ask(&[("tsize", "0"), ("blksize", "1024")]).unwrap();
         assert_eq!(
             n.granted,
-            vec![("tsize", "1234".to_string()), ("blksize", "1024".to_string())]
+            vec![
+                ("tsize", "1234".to_string()),
+                ("blksize", "1024".to_string())
+            ]
         );
         let raw: Vec<RawOption<'_>> = vec![(b"tsize", b"0")];
         let n = negotiate(&raw, Mode::Netascii, 10, &ServerLimits::default()).unwrap();

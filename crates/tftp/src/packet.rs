@@ -168,7 +168,11 @@ impl<'a> Packet<'a> {
         buf.clear();
         match self {
             Packet::Rrq(request) | Packet::Wrq(request) => {
-                let opcode = if matches!(self, Packet::Rrq(_)) { RRQ } else { WRQ };
+                let opcode = if matches!(self, Packet::Rrq(_)) {
+                    RRQ
+                } else {
+                    WRQ
+                };
                 buf.extend_from_slice(&opcode.to_be_bytes());
                 push_cstr(buf, request.filename);
                 push_cstr(buf, request.mode);
@@ -187,12 +191,13 @@ impl<'a> Packet<'a> {
                 buf.extend_from_slice(&ERROR.to_be_bytes());
                 buf.extend_from_slice(&code.as_u16().to_be_bytes());
                 // Printable ASCII only, bounded: the text may echo a hostile file name.
-                buf.extend(
-                    message
-                        .iter()
-                        .take(MAX_ERROR_TEXT)
-                        .map(|&b| if (0x20..0x7f).contains(&b) { b } else { b'?' }),
-                );
+                buf.extend(message.iter().take(MAX_ERROR_TEXT).map(|&b| {
+                    if (0x20..0x7f).contains(&b) {
+                        b
+                    } else {
+                        b'?'
+                    }
+                }));
                 buf.push(0);
             }
             Packet::Oack { options } => {
@@ -216,10 +221,7 @@ fn push_options(buf: &mut Vec<u8>, options: &[RawOption<'_>]) {
 }
 
 /// Splits off one NUL-terminated string.
-fn take_cstr<'a>(
-    input: &'a [u8],
-    what: &'static str,
-) -> Result<(&'a [u8], &'a [u8]), DecodeError> {
+fn take_cstr<'a>(input: &'a [u8], what: &'static str) -> Result<(&'a [u8], &'a [u8]), DecodeError> {
     let end = input
         .iter()
         .position(|&b| b == 0)
@@ -333,7 +335,10 @@ mod tests {
     fn short_and_broken_packets_are_errors() {
         assert_eq!(Packet::decode(b""), Err(DecodeError::TooShort(0)));
         assert_eq!(Packet::decode(b"\x00"), Err(DecodeError::TooShort(1)));
-        assert_eq!(Packet::decode(b"\x00\x04\x00"), Err(DecodeError::TooShort(3)));
+        assert_eq!(
+            Packet::decode(b"\x00\x04\x00"),
+            Err(DecodeError::TooShort(3))
+        );
         assert_eq!(Packet::decode(b"\x00\x03"), Err(DecodeError::TooShort(2)));
         assert_eq!(
             Packet::decode(b"\x00\x09xx"),

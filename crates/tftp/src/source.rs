@@ -18,9 +18,13 @@ pub trait FileSource: Send + Sync {
 pub enum Resolution {
     Found(ResolvedFile),
     /// Answered with ERROR 1; the reason is for the operator, not the wire.
-    NotFound { reason: String },
+    NotFound {
+        reason: String,
+    },
     /// Answered with ERROR 2.
-    Denied { reason: String },
+    Denied {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

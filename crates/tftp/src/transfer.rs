@@ -207,11 +207,8 @@ impl ReadTransfer {
             // RFC 1350 §4: a packet from an unknown TID gets ERROR 5 and the
             // transfer goes on undisturbed.
             if self.errors.len() < MAX_QUEUED_STRAY_ERRORS {
-                self.errors.push_back((
-                    from,
-                    ErrorCode::UnknownTransferId,
-                    "Unknown transfer ID",
-                ));
+                self.errors
+                    .push_back((from, ErrorCode::UnknownTransferId, "Unknown transfer ID"));
             }
             return;
         }
@@ -295,5 +292,4 @@ impl ReadTransfer {
         self.phase = Phase::Finished;
         self.outcome = Some(outcome);
     }
-
 }

@@ -1,0 +1,2 @@
+mod lossy;
+mod scenarios;
