@@ -1,1 +1,7 @@
-//! placeholder
+//! The Cisco 7940/7960 domain: file names, firmware, configuration files,
+//! boot stages and diagnostics. No network I/O; the only disk it reads is the
+//! firmware folder.
+
+pub mod files;
+
+pub use files::FirmwareStore;

@@ -1,1 +1,40 @@
-fn main() {}
+//! phoneprov: convert and provision Cisco 7940/7960 phones from one binary.
+
+mod tftp_cmd;
+
+use clap::{Parser, Subcommand};
+
+/// Convert Cisco 7940/7960 phones from SCCP to SIP (and back) and keep them
+/// provisioned: DHCP, TFTP, firmware, SIP registrar and dashboard in one binary.
+#[derive(Parser)]
+#[command(name = "phoneprov", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Tftp(tftp_cmd::TftpArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Tftp(args) => tftp_cmd::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("phoneprov: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,10 @@
-//! placeholder
+//! The only crate that owns sockets and tasks: tokio drivers for the protocol
+//! engines (TFTP now; DHCP, SIP and HTTP as they land) and the event bus that
+//! ties what each phone did together.
+
+pub mod events;
+pub mod tftp;
+
+pub use events::{Event, EventBus, TftpEvent, TftpOutcome};
+pub use tftp::{TftpServer, TftpSettings};
+pub use tokio_util::sync::CancellationToken;

@@ -41,6 +41,8 @@ pub enum NameRefusal {
     ParentReference(String),
     #[error("the name contains ':' (a drive letter or stream name)")]
     Colon,
+    #[error("the name is an absolute or network path")]
+    Absolute,
 }
 
 impl RequestName {
@@ -59,16 +61,13 @@ impl RequestName {
             return Err(NameRefusal::Colon);
         }
         let unified = requested.replace('\\', "/");
-        let mut rest = unified.as_str();
-        // "./" and "/" in any mix at the front: "./x", "/x", ".//x", "/./x".
-        loop {
-            if let Some(after) = rest.strip_prefix("./") {
-                rest = after;
-            } else if let Some(after) = rest.strip_prefix('/') {
-                rest = after;
-            } else {
-                break;
-            }
+        // One leading "./" (tftp_cfg_dir "./") and one leading "/" (an empty
+        // locale directory) are the phone's; a name still absolute after
+        // that ("//host/share", "\\\\host") is not.
+        let rest = unified.strip_prefix("./").unwrap_or(&unified);
+        let rest = rest.strip_prefix('/').unwrap_or(rest);
+        if rest.starts_with('/') {
+            return Err(NameRefusal::Absolute);
         }
         let mut components = Vec::new();
         for component in rest.split('/') {
@@ -145,9 +144,12 @@ mod tests {
             path("German_Germany\\7960-font.xml"),
             "German_Germany/7960-font.xml"
         );
-        assert_eq!(path(".//./x//y"), "x/y");
+        assert_eq!(path("./x//y"), "x/y");
         assert_eq!(path("/etc/passwd"), "etc/passwd");
-        assert_eq!(path("\\\\server\\share\\f"), "server/share/f");
+        assert_eq!(
+            path("./phones/SIP000E84C060A6.cnf"),
+            "phones/SIP000E84C060A6.cnf"
+        );
         assert_eq!(path(".hidden"), ".hidden");
         assert_eq!(path("a..b"), "a..b");
         assert_eq!(path("%n%s%x"), "%n%s%x");
@@ -182,7 +184,13 @@ mod tests {
     fn other_tricks_are_refused() {
         assert_eq!(refused(b""), NameRefusal::Empty);
         assert_eq!(refused(b"./"), NameRefusal::Empty);
-        assert_eq!(refused(b"//"), NameRefusal::Empty);
+        assert_eq!(refused(b"/"), NameRefusal::Empty);
+        assert_eq!(refused(b"//"), NameRefusal::Absolute);
+        assert_eq!(refused(b"//etc/passwd"), NameRefusal::Absolute);
+        assert_eq!(refused(b"\\\\server\\share\\f"), NameRefusal::Absolute);
+        assert_eq!(refused(b"/\\etc"), NameRefusal::Absolute);
+        assert_eq!(path(".//etc"), "etc");
+        assert_eq!(refused(b".///etc"), NameRefusal::Absolute);
         assert_eq!(refused(&[b'a'; 256]), NameRefusal::TooLong(256));
         assert!(RequestName::parse(&[b'a'; 255]).is_ok());
         assert_eq!(refused(b"a\xffb"), NameRefusal::NotUtf8);

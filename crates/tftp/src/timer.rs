@@ -65,7 +65,7 @@ mod tests {
         let t0 = Instant::now();
         let mut timer = RetryTimer::new(Duration::from_secs(1), true, 5, t0);
         let mut waits = vec![];
-        let mut now = t0;
+        let mut now;
         loop {
             now = timer.fires_at();
             if !timer.expire(now) {

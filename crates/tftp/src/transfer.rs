@@ -107,7 +107,12 @@ impl ReadTransfer {
             Packet::Oack { options }.encode(&mut buf);
             buf
         });
-        let retransmit_after = negotiated.timeout.unwrap_or(limits.retransmit_after);
+        // A client that asked for a timeout gets exactly that interval
+        // (RFC 2349); otherwise the server's own timeout backs off.
+        let timer = match negotiated.timeout {
+            Some(asked) => RetryTimer::new(asked, false, limits.max_retries, now),
+            None => RetryTimer::new(limits.retransmit_after, true, limits.max_retries, now),
+        };
         ReadTransfer {
             peer,
             blksize,
@@ -122,7 +127,7 @@ impl ReadTransfer {
             acked: 0,
             next_block: 1,
             highest_sent: 0,
-            timer: RetryTimer::new(retransmit_after, true, limits.max_retries, now),
+            timer,
             deadline: now + limits.deadline,
             errors: VecDeque::new(),
             stats: TransferStats {

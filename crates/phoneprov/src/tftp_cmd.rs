@@ -1,0 +1,236 @@
+//! `phoneprov tftp`: the TFTP server alone, a drop-in for tftpd-hpa that says
+//! in one line per request which phone asked for what and what it got.
+
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use phoneprov_cisco::FirmwareStore;
+use phoneprov_server::{
+    CancellationToken, Event, EventBus, TftpEvent, TftpOutcome, TftpServer, TftpSettings,
+};
+use phoneprov_tftp::ServerLimits;
+use tokio::sync::broadcast::error::RecvError;
+
+/// Serve a folder over TFTP, read-only, and print one line per request.
+///
+/// Names are matched exactly, then case-insensitively (phones and firmware
+/// disagree on case); a leading "./" or "/" is ignored; nothing outside the
+/// folder can be reached, by ".." or by symlink. Uploads are refused.
+///
+/// Example: phoneprov tftp --root ./firmware --bind 0.0.0.0:69
+#[derive(Args)]
+pub struct TftpArgs {
+    /// Folder to serve (firmware images and configuration files).
+    #[arg(long, value_name = "DIR")]
+    root: PathBuf,
+    /// Address and port to listen on. Port 69 needs root or CAP_NET_BIND_SERVICE.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:69")]
+    bind: SocketAddr,
+    /// Network interface to serve on only (e.g. the phones' VLAN), Linux only.
+    #[arg(long, value_name = "NAME")]
+    interface: Option<String>,
+    /// Transfers at once; more requests wait for the phone's retry.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    max_transfers: usize,
+    /// Transfers at once from one client address.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_per_client: usize,
+    /// Local ports for transfers, for firewalls, e.g. 50000-50999.
+    #[arg(long, value_name = "LOW-HIGH", value_parser = parse_port_range)]
+    data_ports: Option<RangeInclusive<u16>>,
+    /// Largest block size granted to clients that ask (blksize option).
+    /// 1468 keeps every packet inside one Ethernet frame.
+    #[arg(long, value_name = "BYTES", default_value_t = 1468,
+          value_parser = clap::value_parser!(u16).range(8..=65464))]
+    max_blksize: u16,
+    /// Largest window granted to clients that ask (windowsize option).
+    #[arg(long, value_name = "BLOCKS", default_value_t = 64,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    max_windowsize: u16,
+    /// Seconds before the first retransmission (then doubled on each retry).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    timeout: f64,
+    /// Retransmissions of one packet before a transfer is abandoned.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    retries: u32,
+    /// Do not print a line per request (errors are still printed).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn parse_port_range(text: &str) -> Result<RangeInclusive<u16>, String> {
+    let (low, high) = text
+        .split_once('-')
+        .ok_or_else(|| format!("expected LOW-HIGH, e.g. 50000-50999, not {text:?}"))?;
+    let low: u16 = low
+        .trim()
+        .parse()
+        .map_err(|e| format!("low port {low:?}: {e}"))?;
+    let high: u16 = high
+        .trim()
+        .parse()
+        .map_err(|e| format!("high port {high:?}: {e}"))?;
+    if low == 0 || low > high {
+        return Err(format!(
+            "{low}-{high} is not a range of ports (1-65535, low first)"
+        ));
+    }
+    Ok(low..=high)
+}
+
+pub fn run(args: TftpArgs) -> anyhow::Result<()> {
+    if !(args.timeout > 0.0 && args.timeout <= 255.0) {
+        bail!("--timeout must be between 0 and 255 seconds");
+    }
+    let store = FirmwareStore::open(&args.root)?;
+    let root = store.root().to_path_buf();
+    let settings = TftpSettings {
+        bind: args.bind,
+        interface: args.interface,
+        max_transfers: args.max_transfers,
+        max_per_client: args.max_per_client,
+        data_ports: args.data_ports,
+        limits: ServerLimits {
+            max_blksize: args.max_blksize,
+            max_windowsize: args.max_windowsize,
+            retransmit_after: Duration::from_secs_f64(args.timeout),
+            max_retries: args.retries,
+            ..ServerLimits::default()
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(16)
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let events = EventBus::default();
+        let server = TftpServer::bind(settings, Arc::new(store), events.clone())?;
+        println!(
+            "phoneprov tftp: serving {} on {} (Ctrl-C to stop)",
+            root.display(),
+            server.local_addr()?
+        );
+        let printer = tokio::spawn(print_events(events.subscribe(), args.quiet));
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            println!("phoneprov tftp: stopping; letting running transfers finish (Ctrl-C again to quit now)");
+            stop.cancel();
+            wait_for_signal().await;
+            println!("phoneprov tftp: quitting with transfers unfinished");
+            std::process::exit(130);
+        });
+        server.run(shutdown).await;
+        drop(events);
+        let _ = printer.await;
+        println!("phoneprov tftp: stopped");
+        Ok(())
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn print_events(mut events: tokio::sync::broadcast::Receiver<Arc<Event>>, quiet: bool) {
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                let Event::Tftp(tftp) = &*event;
+                let failed = !matches!(tftp.outcome, TftpOutcome::Sent);
+                if !quiet || failed {
+                    println!("{}", describe(tftp));
+                }
+            }
+            Err(RecvError::Lagged(missed)) => {
+                println!("({missed} requests not shown: output too slow)")
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// One line for one request, e.g.
+/// `10.0.0.23  OS79XX.TXT  sent 13 B in 1 block, 2 ms`.
+pub fn describe(event: &TftpEvent) -> String {
+    let name = if event.requested.is_empty() {
+        "-"
+    } else {
+        &event.requested
+    };
+    let what = match &event.outcome {
+        TftpOutcome::Sent => {
+            let mut line = format!(
+                "sent {} in {} block{}, {}",
+                size(event.bytes),
+                event.blocks,
+                if event.blocks == 1 { "" } else { "s" },
+                duration(event.duration)
+            );
+            if event.blocks_retransmitted > 0 {
+                line += &format!(", {} resent", event.blocks_retransmitted);
+            }
+            if !event.options_granted.is_empty() {
+                let options: Vec<String> = event
+                    .options_granted
+                    .iter()
+                    .map(|(n, v)| format!("{n} {v}"))
+                    .collect();
+                line += &format!(" [{}]", options.join(", "));
+            }
+            line
+        }
+        TftpOutcome::NotFound { reason } => format!("NOT FOUND ({reason})"),
+        TftpOutcome::Denied { reason } => format!("DENIED ({reason})"),
+        TftpOutcome::OptionRefused { reason } => format!("REFUSED OPTIONS ({reason})"),
+        TftpOutcome::Illegal { reason } => format!("ILLEGAL REQUEST ({reason})"),
+        TftpOutcome::Busy { reason } => format!("DROPPED, BUSY ({reason})"),
+        TftpOutcome::TimedOut => format!(
+            "TIMED OUT after {} of {} sent, {} (the client stopped answering)",
+            event.blocks,
+            size(event.bytes),
+            duration(event.duration)
+        ),
+        TftpOutcome::DeadlineExceeded => format!(
+            "ABANDONED after {} (transfer deadline reached)",
+            duration(event.duration)
+        ),
+        TftpOutcome::ClientError { code, message } => {
+            format!("CLIENT GAVE UP (error {code}: {message})")
+        }
+    };
+    let case = match (&event.served_as, event.case_mismatch) {
+        (Some(served), true) => format!("  WARNING: served {served}, whose name differs in case"),
+        _ => String::new(),
+    };
+    format!("{}  {name}  {what}{case}", event.client.ip())
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1 << 20 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{:.1} MiB", b as f64 / (1 << 20) as f64),
+    }
+}
+
+fn duration(d: Duration) -> String {
+    if d < Duration::from_secs(10) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}

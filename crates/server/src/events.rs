@@ -1,0 +1,92 @@
+//! The event bus: every driver publishes what happened, in the phone's terms;
+//! the CLI, the store and (later) the dashboard subscribe.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::broadcast;
+
+/// Events a slow subscriber may fall behind by before it misses some.
+const BUS_CAPACITY: usize = 16_384;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Tftp(TftpEvent),
+}
+
+/// One TFTP request, from RRQ to its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TftpEvent {
+    pub at: SystemTime,
+    pub client: SocketAddr,
+    /// The name as the client sent it (escaped if it held odd bytes).
+    pub requested: String,
+    /// What the name resolved to, relative to the root, when it did.
+    pub served_as: Option<String>,
+    /// True when only a case-insensitive match was found.
+    pub case_mismatch: bool,
+    pub options_asked: Vec<(String, String)>,
+    pub options_granted: Vec<(String, String)>,
+    pub outcome: TftpOutcome,
+    /// Payload bytes of the file (as sent on the wire).
+    pub bytes: u64,
+    /// DATA blocks acknowledged.
+    pub blocks: u64,
+    pub blocks_retransmitted: u64,
+    pub duration: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TftpOutcome {
+    Sent,
+    NotFound {
+        reason: String,
+    },
+    Denied {
+        reason: String,
+    },
+    /// Bad options (answered with ERROR 8).
+    OptionRefused {
+        reason: String,
+    },
+    /// Not a request we serve: bad mode, malformed packet (ERROR 4).
+    Illegal {
+        reason: String,
+    },
+    /// Dropped without an answer because of a limit; the client will retry.
+    Busy {
+        reason: String,
+    },
+    TimedOut,
+    DeadlineExceeded,
+    ClientError {
+        code: u16,
+        message: String,
+    },
+}
+
+/// The bus itself: cheap to clone, publishing never blocks.
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    sender: broadcast::Sender<Arc<Event>>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        EventBus {
+            sender: broadcast::channel(BUS_CAPACITY).0,
+        }
+    }
+}
+
+impl EventBus {
+    pub fn publish(&self, event: Event) {
+        // No subscriber is not an error: the server works unobserved.
+        let _ = self.sender.send(Arc::new(event));
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.sender.subscribe()
+    }
+}
