@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs the third-party clients and servers the tests talk to (Debian 12, as root).
+# Safe to run again. The benchmark in bench/ installs the peer servers it needs itself.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  tftp-hpa atftp curl busybox iproute2 procps ca-certificates >/dev/null
+echo "peers installed: $(command -v tftp atftp curl busybox | tr '\n' ' ')"
