@@ -4,6 +4,7 @@
 
 pub mod events;
 pub mod tftp;
+mod udp;
 
 pub use events::{Event, EventBus, TftpEvent, TftpOutcome};
 pub use tftp::{TftpServer, TftpSettings};

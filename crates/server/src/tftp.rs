@@ -12,13 +12,13 @@ use phoneprov_tftp::{
     negotiate, ErrorCode, FileSource, Mode, Outcome, Packet, Printable, ReadTransfer, RequestName,
     Resolution, ServerLimits,
 };
-use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info_span, warn, Instrument};
 
 use crate::events::{Event, EventBus, TftpEvent, TftpOutcome};
+use crate::udp;
 
 /// Settings of the TFTP service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +89,7 @@ impl TftpServer {
         source: Arc<dyn FileSource>,
         events: EventBus,
     ) -> io::Result<TftpServer> {
-        let socket = udp_socket(settings.bind, settings.interface.as_deref()).map_err(|e| {
+        let socket = udp::listen(settings.bind, settings.interface.as_deref()).map_err(|e| {
             let hint = if e.kind() == io::ErrorKind::PermissionDenied && settings.bind.port() < 1024
             {
                 " (ports below 1024 need root or CAP_NET_BIND_SERVICE; try --bind 0.0.0.0:6969)"
@@ -126,9 +126,9 @@ impl TftpServer {
             local_ip: self.socket.local_addr().map(|a| a.ip()).ok(),
         });
         loop {
-            let (len, client) = tokio::select! {
+            let (len, client, destination) = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                received = self.socket.recv_from(&mut buf) => match received {
+                received = udp::recv_with_destination(&self.socket, &mut buf) => match received {
                     Ok(received) => received,
                     Err(e) => {
                         debug!("tftp listener: {e}");
@@ -145,7 +145,7 @@ impl TftpServer {
             let shared = shared.clone();
             tracker.spawn(
                 async move {
-                    let event = serve(&shared, client, &request).await;
+                    let event = serve(&shared, client, destination, &request).await;
                     drop(slot);
                     shared.events.publish(Event::Tftp(event));
                 }
@@ -276,7 +276,12 @@ impl TftpEvent {
 }
 
 /// Serves one admitted RRQ from its own socket and reports how it went.
-async fn serve(shared: &Shared, client: SocketAddr, datagram: &[u8]) -> TftpEvent {
+async fn serve(
+    shared: &Shared,
+    client: SocketAddr,
+    destination: Option<IpAddr>,
+    datagram: &[u8],
+) -> TftpEvent {
     let started = Instant::now();
     let mut event = TftpEvent::new(client);
     let Ok(Packet::Rrq(request)) = Packet::decode(datagram) else {
@@ -288,7 +293,7 @@ async fn serve(shared: &Shared, client: SocketAddr, datagram: &[u8]) -> TftpEven
         .iter()
         .map(|(n, v)| (Printable(n).to_string(), Printable(v).to_string()))
         .collect();
-    let socket = match transfer_socket(shared).await {
+    let socket = match transfer_socket(shared, destination).await {
         Ok(socket) => socket,
         Err(e) => {
             event.outcome = TftpOutcome::Busy {
@@ -433,20 +438,22 @@ async fn drive(socket: &UdpSocket, transfer: &mut ReadTransfer) {
     }
 }
 
-/// A fresh socket for one transfer: on the listener's address, in the data
-/// port range when one is set.
-async fn transfer_socket(shared: &Shared) -> io::Result<UdpSocket> {
+/// A fresh socket for one transfer: on the address the client sent its
+/// request to, in the data port range when one is set.
+async fn transfer_socket(shared: &Shared, destination: Option<IpAddr>) -> io::Result<UdpSocket> {
     let settings = &shared.settings;
-    let ip = shared.local_ip.unwrap_or(settings.bind.ip());
+    let ip = destination
+        .or(shared.local_ip)
+        .unwrap_or(settings.bind.ip());
     let interface = settings.interface.as_deref();
     let Some(range) = &settings.data_ports else {
-        return udp_socket(SocketAddr::new(ip, 0), interface);
+        return udp::bind(SocketAddr::new(ip, 0), interface);
     };
     let span = u32::from(range.end() - range.start()) + 1;
     let first = rand::random_range(0..span);
     for i in 0..span {
         let port = range.start() + ((first + i) % span) as u16;
-        match udp_socket(SocketAddr::new(ip, port), interface) {
+        match udp::bind(SocketAddr::new(ip, port), interface) {
             Ok(socket) => return Ok(socket),
             Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
             Err(e) => return Err(e),
@@ -461,22 +468,4 @@ async fn transfer_socket(shared: &Shared) -> io::Result<UdpSocket> {
             range.end()
         ),
     ))
-}
-
-/// A non-blocking UDP socket bound to `addr`, and to `interface` if given.
-fn udp_socket(addr: SocketAddr, interface: Option<&str>) -> io::Result<UdpSocket> {
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    if let Some(interface) = interface {
-        socket
-            .bind_device(Some(interface.as_bytes()))
-            .map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("cannot bind to interface {interface}: {e}"),
-                )
-            })?;
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    UdpSocket::from_std(socket.into())
 }
