@@ -3,5 +3,8 @@
 //! firmware folder.
 
 pub mod files;
+pub mod load;
+pub mod params;
 
 pub use files::FirmwareStore;
+pub use load::{Era, LoadName, Protocol, Version};
