@@ -5,6 +5,8 @@
 pub mod files;
 pub mod load;
 pub mod params;
+pub mod phone;
 
 pub use files::FirmwareStore;
 pub use load::{Era, LoadName, Protocol, Version};
+pub use phone::{Mac, Model, PhoneFile};
