@@ -6,6 +6,7 @@ pub mod files;
 pub mod load;
 pub mod params;
 pub mod phone;
+pub mod site;
 
 pub use files::FirmwareStore;
 pub use load::{Era, LoadName, Protocol, Version};

@@ -1,5 +1,7 @@
 //! phoneprov: convert and provision Cisco 7940/7960 phones from one binary.
 
+mod config;
+mod config_cmd;
 mod tftp_cmd;
 
 use clap::{Parser, Subcommand};
@@ -9,6 +11,10 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "phoneprov", version, propagate_version = true)]
 struct Cli {
+    /// The configuration file (default: $PHONEPROV_CONFIG, ./phoneprov.toml,
+    /// then /etc/phoneprov/phoneprov.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -16,6 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Tftp(tftp_cmd::TftpArgs),
+    Config(config_cmd::ConfigArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -29,6 +36,7 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match cli.command {
         Command::Tftp(args) => tftp_cmd::run(args),
+        Command::Config(args) => config_cmd::run(args, cli.config.as_deref()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

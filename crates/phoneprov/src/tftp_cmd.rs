@@ -63,7 +63,7 @@ pub struct TftpArgs {
     quiet: bool,
 }
 
-fn parse_port_range(text: &str) -> Result<RangeInclusive<u16>, String> {
+pub(crate) fn parse_port_range(text: &str) -> Result<RangeInclusive<u16>, String> {
     let (low, high) = text
         .split_once('-')
         .ok_or_else(|| format!("expected LOW-HIGH, e.g. 50000-50999, not {text:?}"))?;

@@ -1,0 +1,178 @@
+//! The desired state of a site, validated: what phoneprov.toml says, in types
+//! that cannot hold an invalid value. The binary parses and checks the file;
+//! everything downstream (renderers, ladder, servers) reads this.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::load::LoadName;
+use crate::params::ParamValue;
+use crate::phone::{Mac, Model};
+
+/// The protocol a phone should end up running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TargetProtocol {
+    Sip,
+    Sccp,
+}
+
+impl fmt::Display for TargetProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TargetProtocol::Sip => "sip",
+            TargetProtocol::Sccp => "sccp",
+        })
+    }
+}
+
+/// A password or other secret: never shown by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the file that must carry it.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("****")
+    }
+}
+
+/// Where the phones register.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SipTarget {
+    /// phoneprov's own registrar, on the server address.
+    Registrar { port: u16 },
+    /// An external PBX; phoneprov only renders it into the configs.
+    External { host: String, port: u16 },
+}
+
+/// Parameters with their concrete names (`line2_name`, `telnet_level`), checked.
+pub type Params = Vec<(String, ParamValue)>;
+
+/// The loads phones should run, per protocol, optionally per model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FirmwareTargets {
+    pub sip: Option<LoadName>,
+    pub sccp: Option<LoadName>,
+    pub models: BTreeMap<Model, ModelTargets>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelTargets {
+    pub sip: Option<LoadName>,
+    pub sccp: Option<LoadName>,
+}
+
+impl FirmwareTargets {
+    /// The load a `model` phone should run for `protocol`: the model's own
+    /// target when set, else the site's.
+    pub fn target(&self, model: Model, protocol: TargetProtocol) -> Option<&LoadName> {
+        let per_model = self.models.get(&model);
+        match protocol {
+            TargetProtocol::Sip => per_model.and_then(|m| m.sip.as_ref()).or(self.sip.as_ref()),
+            TargetProtocol::Sccp => per_model
+                .and_then(|m| m.sccp.as_ref())
+                .or(self.sccp.as_ref()),
+        }
+    }
+}
+
+/// One line (directory number) of a phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// SIP user / extension (`lineN_name`).
+    pub name: String,
+    /// Shown to the called party (`lineN_displayname`).
+    pub display: Option<String>,
+    /// Digest user name (`lineN_authname`); the line name when absent.
+    pub authname: Option<String>,
+    pub password: Secret,
+    /// Label next to the line key (`lineN_shortname`).
+    pub label: Option<String>,
+}
+
+impl Line {
+    pub fn authname(&self) -> &str {
+        self.authname.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// One phone of the site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone {
+    pub mac: Mac,
+    pub model: Model,
+    pub protocol: TargetProtocol,
+    pub description: Option<String>,
+    /// At most `model.lines()`.
+    pub lines: Vec<Line>,
+    /// Overrides of `[defaults]` for this phone.
+    pub params: Params,
+    /// The load the phone runs now, when the operator knows it.
+    pub current: Option<LoadName>,
+}
+
+/// A `<TEMPLATE>` of dialplan.xml (reference §5.7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialRule {
+    /// `MATCH`: `.` one digit, `*` one or more, `,` secondary dial tone.
+    pub pattern: String,
+    /// Seconds before dialling; 0 dials at once.
+    pub timeout: u8,
+    /// `User="Phone"` or `"IP"`.
+    pub user: Option<DialUser>,
+    pub rewrite: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialUser {
+    Phone,
+    Ip,
+}
+
+/// The whole desired state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub name: String,
+    /// IANA time zone the phones' clocks follow.
+    pub timezone: Option<String>,
+    pub ntp: Option<String>,
+    /// What phones are told: TFTP server, SIP proxy, service URLs.
+    pub server: IpAddr,
+    pub sip: SipTarget,
+    pub firmware: FirmwareTargets,
+    /// SIPDefault.cnf parameters set by the operator.
+    pub defaults: Params,
+    pub dialplan: Vec<DialRule>,
+    pub phones: Vec<Phone>,
+}
+
+impl Site {
+    pub fn phone(&self, mac: Mac) -> Option<&Phone> {
+        self.phones.iter().find(|phone| phone.mac == mac)
+    }
+
+    /// The proxy phones register with, as host and port.
+    pub fn proxy(&self) -> (String, u16) {
+        match &self.sip {
+            SipTarget::Registrar { port } => (self.server.to_string(), *port),
+            SipTarget::External { host, port } => (host.clone(), *port),
+        }
+    }
+}

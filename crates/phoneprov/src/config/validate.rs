@@ -1,0 +1,559 @@
+//! From the wire structs to `phoneprov_cisco::site::Site`: every value checked,
+//! every mistake reported with its line, its key and the fix.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+
+use phoneprov_cisco::load::{LoadName, Protocol};
+use phoneprov_cisco::params::{self, RawValue};
+use phoneprov_cisco::site::{
+    DialRule, DialUser, FirmwareTargets, Line, Params, Phone, Secret, SipTarget, Site,
+    TargetProtocol,
+};
+use phoneprov_cisco::{Mac, Model};
+use phoneprov_server::TftpSettings;
+use phoneprov_tftp::ServerLimits;
+use toml::Spanned;
+
+use super::wire;
+use super::Problem;
+
+/// What validation produces besides the site.
+pub struct Validated {
+    pub site: Site,
+    pub tftp: TftpSettings,
+    /// As written (relative paths are relative to the config file).
+    pub firmware_dir: String,
+}
+
+/// Collects the problems of one file.
+pub struct Checker<'a> {
+    source: &'a str,
+    pub errors: Vec<Problem>,
+    pub warnings: Vec<Problem>,
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(source: &'a str) -> Checker<'a> {
+        Checker {
+            source,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The 1-based line of a byte offset.
+    pub fn line(&self, offset: usize) -> usize {
+        self.source[..offset.min(self.source.len())]
+            .bytes()
+            .filter(|&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    fn problem(
+        &self,
+        at: Option<Range<usize>>,
+        key: &str,
+        problem: String,
+        fix: String,
+    ) -> Problem {
+        Problem {
+            line: at.map(|span| self.line(span.start)),
+            key: key.to_string(),
+            problem,
+            fix,
+        }
+    }
+
+    pub fn error(
+        &mut self,
+        at: Option<Range<usize>>,
+        key: &str,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        let problem = self.problem(at, key, problem.into(), fix.into());
+        self.errors.push(problem);
+    }
+
+    fn warn(
+        &mut self,
+        at: Option<Range<usize>>,
+        key: &str,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        let problem = self.problem(at, key, problem.into(), fix.into());
+        self.warnings.push(problem);
+    }
+
+    /// Parses a spanned value, recording an error when it does not parse.
+    fn parse<T, E: std::fmt::Display>(
+        &mut self,
+        value: &Spanned<String>,
+        key: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+        fix: &str,
+    ) -> Option<T> {
+        match parse(value.get_ref()) {
+            Ok(parsed) => Some(parsed),
+            Err(e) => {
+                self.error(Some(value.span()), key, e.to_string(), fix);
+                None
+            }
+        }
+    }
+}
+
+/// Checks a whole file. `password_for` supplies a generated password for a
+/// line that has none.
+pub fn validate(
+    file: wire::File,
+    checker: &mut Checker<'_>,
+    password_for: &mut dyn FnMut(Mac, &str) -> Secret,
+) -> Option<Validated> {
+    let server = checker.parse(
+        &file.server.address,
+        "server.address",
+        |text| match text.parse::<IpAddr>() {
+            Ok(ip) if ip.is_unspecified() => Err(format!("{ip} cannot be reached by a phone")),
+            Ok(ip) => Ok(ip),
+            Err(_) => Err(format!("{text:?} is not an IP address")),
+        },
+        "write the address phones use to reach this machine, e.g. address = \"10.0.0.1\"",
+    );
+    let tftp = tftp_settings(&file.tftp, checker);
+    let sip = sip_target(&file.sip, checker);
+    let firmware = firmware_targets(&file.firmware, checker);
+    let defaults = params(&file.defaults, "defaults", checker);
+    let dialplan = file
+        .dialplan
+        .iter()
+        .filter_map(|rule| dial_rule(rule, checker))
+        .collect();
+    let mut seen: HashMap<Mac, usize> = HashMap::new();
+    let mut phones = Vec::new();
+    for (index, entry) in file.phones.iter().enumerate() {
+        let key = format!("phone[{}]", index + 1);
+        if let Some(phone) = phone(entry, &key, checker, password_for) {
+            let line = checker.line(entry.mac.span().start);
+            if let Some(first) = seen.insert(phone.mac, line) {
+                checker.error(
+                    Some(entry.mac.span()),
+                    &format!("{key}.mac"),
+                    format!("{} is already listed on line {first}", phone.mac.colons()),
+                    "list each phone once; merge the two entries",
+                );
+            }
+            phones.push(phone);
+        }
+    }
+    if let Some(timezone) = &file.site.timezone {
+        if timezone.get_ref().trim().is_empty() {
+            checker.error(
+                Some(timezone.span()),
+                "site.timezone",
+                "the time zone is empty",
+                "write an IANA name such as \"Europe/Berlin\", or remove the key",
+            );
+        }
+    }
+    let site = Site {
+        name: file.site.name.clone().unwrap_or_else(|| "phoneprov".into()),
+        timezone: file.site.timezone.as_ref().map(|t| t.get_ref().clone()),
+        ntp: file.site.ntp.clone(),
+        server: server?,
+        sip: sip?,
+        firmware: firmware?,
+        defaults,
+        dialplan,
+        phones,
+    };
+    (checker.errors.is_empty()).then(|| Validated {
+        site,
+        tftp: tftp.unwrap_or_default(),
+        firmware_dir: file
+            .firmware
+            .dir
+            .clone()
+            .unwrap_or_else(|| "firmware".into()),
+    })
+}
+
+fn tftp_settings(section: &wire::TftpSection, checker: &mut Checker<'_>) -> Option<TftpSettings> {
+    let defaults = TftpSettings::default();
+    let bind = match &section.bind {
+        Some(bind) => checker.parse(
+            bind,
+            "tftp.bind",
+            |t| t.parse::<SocketAddr>(),
+            "write address:port, e.g. \"0.0.0.0:69\"",
+        )?,
+        None => defaults.bind,
+    };
+    let data_ports = match &section.data_ports {
+        Some(range) => Some(checker.parse(
+            range,
+            "tftp.data_ports",
+            crate::tftp_cmd::parse_port_range,
+            "write LOW-HIGH, e.g. \"50000-50999\"",
+        )?),
+        None => None,
+    };
+    let max_blksize = section.max_blksize.unwrap_or(1468);
+    if !(8..=65464).contains(&max_blksize) {
+        checker.error(
+            None,
+            "tftp.max_blksize",
+            format!("{max_blksize} is outside 8-65464"),
+            "use 1468 (one Ethernet frame) unless you know better",
+        );
+    }
+    Some(TftpSettings {
+        bind,
+        interface: section.interface.clone(),
+        max_transfers: section.max_transfers.unwrap_or(defaults.max_transfers),
+        max_per_client: section.max_per_client.unwrap_or(defaults.max_per_client),
+        data_ports,
+        limits: ServerLimits {
+            max_blksize,
+            ..ServerLimits::default()
+        },
+    })
+}
+
+fn sip_target(section: &wire::SipSection, checker: &mut Checker<'_>) -> Option<SipTarget> {
+    let port = match &section.bind {
+        Some(bind) => checker
+            .parse(
+                bind,
+                "sip.bind",
+                |t| t.parse::<SocketAddr>(),
+                "write address:port, e.g. \"0.0.0.0:5060\"",
+            )?
+            .port(),
+        None => 5060,
+    };
+    match (section.registrar.unwrap_or(true), &section.proxy) {
+        (true, None) => Some(SipTarget::Registrar { port }),
+        (true, Some(proxy)) => {
+            checker.error(
+                Some(proxy.span()),
+                "sip.proxy",
+                "an external proxy is set while phoneprov's own registrar is on",
+                "set registrar = false to use the external PBX, or remove proxy",
+            );
+            None
+        }
+        (false, None) => {
+            checker.error(
+                None,
+                "sip.registrar",
+                "registrar = false needs the PBX phones register with",
+                "add proxy = \"192.0.2.5:5060\" (your PBX's address and port)",
+            );
+            None
+        }
+        (false, Some(proxy)) => checker.parse(
+            proxy,
+            "sip.proxy",
+            parse_host_port,
+            "write host:port of your PBX, e.g. \"192.0.2.5:5060\"",
+        ),
+    }
+}
+
+fn parse_host_port(text: &str) -> Result<SipTarget, String> {
+    let (host, port) = match text.rsplit_once(':') {
+        Some((host, port)) => (
+            host,
+            port.parse::<u16>()
+                .map_err(|_| format!("{port:?} is not a port"))?,
+        ),
+        None => (text, 5060),
+    };
+    let checked = params::lookup("proxy1_address")
+        .expect("proxyN_address is in the table")
+        .check("proxy", &RawValue::Text(host.to_string()))
+        .map_err(|e| e.problem)?;
+    Ok(SipTarget::External {
+        host: checked.0.as_str().to_string(),
+        port,
+    })
+}
+
+fn load(
+    value: &Spanned<String>,
+    key: &str,
+    protocol: Protocol,
+    checker: &mut Checker<'_>,
+) -> Option<LoadName> {
+    let load = checker.parse(
+        value,
+        key,
+        LoadName::parse,
+        "write the load name without extension, e.g. P0S3-8-12-00",
+    )?;
+    if load.protocol != protocol {
+        checker.error(
+            Some(value.span()),
+            key,
+            format!("{load} is a {} load, not {protocol}", load.protocol),
+            format!("name a {protocol} load here"),
+        );
+        return None;
+    }
+    Some(load)
+}
+
+fn firmware_targets(
+    section: &wire::FirmwareSection,
+    checker: &mut Checker<'_>,
+) -> Option<FirmwareTargets> {
+    let mut targets = FirmwareTargets {
+        sip: section
+            .sip
+            .as_ref()
+            .and_then(|v| load(v, "firmware.sip", Protocol::Sip, checker)),
+        sccp: section
+            .sccp
+            .as_ref()
+            .and_then(|v| load(v, "firmware.sccp", Protocol::Sccp, checker)),
+        ..FirmwareTargets::default()
+    };
+    for (model, loads) in &section.model {
+        let key = format!("firmware.model.{}", model.get_ref());
+        let Some(model) = checker.parse(model, &key, |t| t.parse::<Model>(), "use 7940 or 7960")
+        else {
+            continue;
+        };
+        let entry = targets.models.entry(model).or_default();
+        entry.sip = loads
+            .sip
+            .as_ref()
+            .and_then(|v| load(v, &format!("{key}.sip"), Protocol::Sip, checker));
+        entry.sccp = loads
+            .sccp
+            .as_ref()
+            .and_then(|v| load(v, &format!("{key}.sccp"), Protocol::Sccp, checker));
+    }
+    Some(targets)
+}
+
+/// Checks `[defaults]` or a phone's `params` against the parameter table.
+fn params(
+    entries: &std::collections::BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    section: &str,
+    checker: &mut Checker<'_>,
+) -> Params {
+    let mut checked = Params::new();
+    for (name, value) in entries {
+        let key = format!("{section}.{}", name.get_ref());
+        let Some(param) = params::lookup(name.get_ref()) else {
+            let fix = match params::nearest(name.get_ref()) {
+                Some(near) => format!("did you mean {near}?"),
+                None => "see docs/configuration.md for every parameter".into(),
+            };
+            checker.error(
+                Some(name.span()),
+                &key,
+                format!("{} is not a SIPDefault.cnf parameter", name.get_ref()),
+                fix,
+            );
+            continue;
+        };
+        if param.name.starts_with("lineN_") {
+            checker.error(
+                Some(name.span()),
+                &key,
+                "line settings are not parameters here",
+                "describe lines with lines = [{ name = \"1001\", password = \"…\" }]",
+            );
+            continue;
+        }
+        let raw = match value.get_ref() {
+            toml::Value::String(s) => RawValue::Text(s.clone()),
+            toml::Value::Integer(i) => RawValue::Integer(*i),
+            toml::Value::Boolean(b) => RawValue::Bool(*b),
+            other => {
+                checker.error(
+                    Some(value.span()),
+                    &key,
+                    format!("a {} is not a parameter value", other.type_str()),
+                    "write a string, a number or true/false",
+                );
+                continue;
+            }
+        };
+        match param.check(name.get_ref(), &raw) {
+            Ok((value_checked, warning)) => {
+                if let Some(warning) = warning {
+                    checker.warn(
+                        Some(value.span()),
+                        &key,
+                        warning.problem,
+                        "check the phone accepts it",
+                    );
+                }
+                checked.push((name.get_ref().clone(), value_checked));
+            }
+            Err(problem) => {
+                let fix = param.default.map_or_else(
+                    || format!("the parameter is: {}", param.about),
+                    |default| {
+                        format!(
+                            "the parameter is: {} (Cisco's default: {default:?})",
+                            param.about
+                        )
+                    },
+                );
+                checker.error(Some(value.span()), &key, problem.problem, fix);
+            }
+        }
+    }
+    checked
+}
+
+fn dial_rule(rule: &wire::DialRuleEntry, checker: &mut Checker<'_>) -> Option<DialRule> {
+    let pattern = checker.parse(
+        &rule.pattern,
+        "dialplan.match",
+        |t| {
+            if !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_ascii_digit() || "*#.,X[]-".contains(c))
+            {
+                Ok(t.to_string())
+            } else {
+                Err(format!("{t:?} is not a dial pattern"))
+            }
+        },
+        "use digits, # and the wildcards . (one digit), * (one or more) and , (second dial tone)",
+    )?;
+    let timeout = match &rule.timeout {
+        Some(t) if (0..=255).contains(t.get_ref()) => *t.get_ref() as u8,
+        Some(t) => {
+            checker.error(
+                Some(t.span()),
+                "dialplan.timeout",
+                format!("{} is outside 0-255 seconds", t.get_ref()),
+                "seconds to wait before dialling; 0 dials at once",
+            );
+            return None;
+        }
+        None => 5,
+    };
+    let user = match &rule.user {
+        Some(user) => Some(checker.parse(
+            user,
+            "dialplan.user",
+            |t| match t.to_ascii_lowercase().as_str() {
+                "phone" => Ok(DialUser::Phone),
+                "ip" => Ok(DialUser::Ip),
+                _ => Err(format!("{t:?} is neither phone nor ip")),
+            },
+            "write user = \"phone\" or \"ip\"",
+        )?),
+        None => None,
+    };
+    Some(DialRule {
+        pattern,
+        timeout,
+        user,
+        rewrite: rule.rewrite.clone(),
+    })
+}
+
+fn phone(
+    entry: &wire::PhoneEntry,
+    key: &str,
+    checker: &mut Checker<'_>,
+    password_for: &mut dyn FnMut(Mac, &str) -> Secret,
+) -> Option<Phone> {
+    let mac = checker.parse(
+        &entry.mac,
+        &format!("{key}.mac"),
+        |t| t.parse::<Mac>(),
+        "copy the MAC from the label under the phone",
+    );
+    let model = checker.parse(
+        &entry.model,
+        &format!("{key}.model"),
+        |t| t.parse::<Model>(),
+        "use model = \"7940\" or \"7960\"",
+    );
+    let protocol = match &entry.protocol {
+        Some(p) => checker.parse(
+            p,
+            &format!("{key}.protocol"),
+            |t| match t.to_ascii_lowercase().as_str() {
+                "sip" => Ok(TargetProtocol::Sip),
+                "sccp" | "skinny" => Ok(TargetProtocol::Sccp),
+                _ => Err(format!("{t:?} is not a protocol phoneprov converts to")),
+            },
+            "use protocol = \"sip\" or \"sccp\"",
+        ),
+        None => Some(TargetProtocol::Sip),
+    };
+    let current = entry.current.as_ref().and_then(|c| {
+        checker.parse(c, &format!("{key}.current"), LoadName::parse, "write the load the phone runs now, e.g. P00308010200, as shown under Settings > Status > Firmware Versions")
+    });
+    let params = params(&entry.params, &format!("{key}.params"), checker);
+    let (mac, model, protocol) = (mac?, model?, protocol?);
+    let mut lines = Vec::new();
+    for (index, line) in entry.lines.iter().enumerate() {
+        let line_key = format!("{key}.lines[{}]", index + 1);
+        if index == model.lines() {
+            checker.error(
+                Some(line.span()),
+                &line_key,
+                format!(
+                    "a {model} has {} line buttons; this is line {}",
+                    model.lines(),
+                    index + 1
+                ),
+                format!(
+                    "remove lines past the {}th, or use a {}",
+                    model.lines(),
+                    if model == Model::Cp7940 {
+                        "7960"
+                    } else {
+                        "second phone"
+                    }
+                ),
+            );
+        }
+        let line = line.get_ref();
+        let name = line.name.get_ref().trim();
+        if name.is_empty() || name.contains(['"', ' ', '@', ':']) {
+            checker.error(
+                Some(line.name.span()),
+                &format!("{line_key}.name"),
+                format!("{name:?} is not a SIP user name"),
+                "use the extension, e.g. name = \"1001\"",
+            );
+            continue;
+        }
+        lines.push(Line {
+            name: name.to_string(),
+            display: line.display.clone(),
+            authname: line.authname.clone(),
+            password: match &line.password {
+                Some(password) => Secret::new(password.clone()),
+                None => password_for(mac, name),
+            },
+            label: line.label.clone(),
+        });
+    }
+    Some(Phone {
+        mac,
+        model,
+        protocol,
+        description: entry.description.clone(),
+        lines,
+        params,
+        current,
+    })
+}

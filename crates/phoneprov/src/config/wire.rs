@@ -1,0 +1,113 @@
+//! phoneprov.toml exactly as written: serde structs that refuse unknown keys.
+//! Validation into `phoneprov_cisco::site` happens in `super::validate`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    #[serde(default)]
+    pub site: SiteSection,
+    pub server: ServerSection,
+    #[serde(default)]
+    pub tftp: TftpSection,
+    #[serde(default)]
+    pub sip: SipSection,
+    #[serde(default)]
+    pub firmware: FirmwareSection,
+    #[serde(default)]
+    pub defaults: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    #[serde(default)]
+    pub dialplan: Vec<DialRuleEntry>,
+    #[serde(default, rename = "phone")]
+    pub phones: Vec<PhoneEntry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSection {
+    pub name: Option<String>,
+    pub timezone: Option<Spanned<String>>,
+    pub ntp: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    pub address: Spanned<String>,
+    pub state_dir: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TftpSection {
+    pub bind: Option<Spanned<String>>,
+    pub interface: Option<String>,
+    pub max_transfers: Option<usize>,
+    pub max_per_client: Option<usize>,
+    pub data_ports: Option<Spanned<String>>,
+    pub max_blksize: Option<u16>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipSection {
+    pub bind: Option<Spanned<String>>,
+    pub registrar: Option<bool>,
+    pub proxy: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirmwareSection {
+    pub dir: Option<String>,
+    pub sip: Option<Spanned<String>>,
+    pub sccp: Option<Spanned<String>>,
+    /// Per-model targets: `[firmware.model.7940] sip = "..."`.
+    #[serde(default)]
+    pub model: BTreeMap<Spanned<String>, ModelFirmware>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFirmware {
+    pub sip: Option<Spanned<String>>,
+    pub sccp: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialRuleEntry {
+    #[serde(rename = "match")]
+    pub pattern: Spanned<String>,
+    pub timeout: Option<Spanned<i64>>,
+    pub user: Option<Spanned<String>>,
+    pub rewrite: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneEntry {
+    pub mac: Spanned<String>,
+    pub model: Spanned<String>,
+    pub protocol: Option<Spanned<String>>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub lines: Vec<Spanned<LineEntry>>,
+    #[serde(default)]
+    pub params: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    pub current: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineEntry {
+    pub name: Spanned<String>,
+    pub display: Option<String>,
+    pub authname: Option<String>,
+    pub password: Option<String>,
+    pub label: Option<String>,
+}
