@@ -2,6 +2,7 @@
 //! boot stages and diagnostics. No network I/O; the only disk it reads is the
 //! firmware folder.
 
+pub mod clock;
 pub mod files;
 pub mod load;
 pub mod params;
