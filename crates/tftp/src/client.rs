@@ -220,26 +220,31 @@ impl Download {
     }
 
     pub fn handle_datagram(&mut self, from: SocketAddr, datagram: &[u8], now: Instant) {
-        match self.peer {
-            // The first answer comes from the server's new port: its TID.
-            None if from.ip() == self.server.ip() && self.phase == Phase::Requesting => {
-                self.peer = Some(from)
-            }
-            Some(peer) if peer == from => {}
-            Some(_) => {
-                self.errors.push_back((
-                    from,
-                    ErrorCode::UnknownTransferId,
-                    "Unknown transfer ID".into(),
-                ));
-                self.errors.truncate(8);
-                return;
-            }
-            None => return,
+        if self.peer.is_some_and(|peer| peer != from) {
+            self.errors.push_back((
+                from,
+                ErrorCode::UnknownTransferId,
+                "Unknown transfer ID".into(),
+            ));
+            self.errors.truncate(8);
+            return;
         }
         let Ok(packet) = Packet::decode(datagram) else {
             return;
         };
+        if self.peer.is_none() {
+            // The first answer comes from the server's new port: its TID. Only
+            // a real answer to the RRQ sets it, so garbage or a stray packet
+            // from the server's host cannot capture the transfer.
+            let answers = matches!(
+                packet,
+                Packet::Oack { .. } | Packet::Data { .. } | Packet::Error { .. }
+            );
+            if !answers || from.ip() != self.server.ip() || self.phase != Phase::Requesting {
+                return;
+            }
+            self.peer = Some(from);
+        }
         match (self.phase, packet) {
             (Phase::Closed, _) => {}
             (_, Packet::Error { code, message }) => {
@@ -364,5 +369,42 @@ impl Download {
         self.retransmits += 1;
         self.unacked = 0;
         self.reply_due = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn only_an_answer_sets_the_transfer_id() {
+        let now = Instant::now();
+        let mut download = Download::new(
+            addr("127.0.0.1:69"),
+            "SEP0018B9FFFFFF.cnf.xml",
+            ClientConfig::default(),
+            now,
+        );
+        // Garbage and a stray ACK from other ports of the server's host.
+        download.handle_datagram(addr("127.0.0.1:50001"), b"\x00\x34", now);
+        download.handle_datagram(addr("127.0.0.1:50002"), b"\x00\x04\x00\x01", now);
+        assert_eq!(download.peer(), None);
+        let mut buf = Vec::new();
+        assert_eq!(download.poll_transmit(&mut buf), Some(addr("127.0.0.1:69")));
+        assert_eq!(download.poll_transmit(&mut buf), None);
+
+        Packet::Data {
+            block: 1,
+            data: b"<device/>",
+        }
+        .encode(&mut buf);
+        download.handle_datagram(addr("127.0.0.1:50000"), &buf, now);
+        assert_eq!(download.peer(), Some(addr("127.0.0.1:50000")));
+        assert_eq!(download.result(), Some(&Ok(())));
+        assert_eq!(download.content(), b"<device/>");
     }
 }
