@@ -1,2 +1,3 @@
+mod fuzz_replay;
 mod lossy;
 mod scenarios;
