@@ -21,6 +21,9 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use phoneprov_tftp::{FileSource, RequestName, Resolution, ResolvedFile};
 
+use crate::phone::Mac;
+use crate::render::{Answer, Provisioning};
+
 /// Files larger than this are refused: no phone file comes near it, and the
 /// whole file is held in memory while it is sent.
 pub const MAX_FILE_SIZE: u64 = 256 << 20;
@@ -256,6 +259,69 @@ impl FileSource for FirmwareStore {
             }),
             Err(e) => io_refusal(&served_as, &e),
         }
+    }
+}
+
+/// Tells which phone a client address belongs to (from the DHCP leases or
+/// the kernel's neighbour table), when the file name does not say.
+pub type Identify = dyn Fn(std::net::IpAddr) -> Option<Mac> + Send + Sync;
+
+/// Every file a phone asks for, resolved in one place: the file generated
+/// for this phone, else the firmware folder, else "not found". TFTP, the
+/// preview and `export` all go through it, so what the operator sees is what
+/// the phone gets.
+pub struct PhoneFiles {
+    provisioning: Provisioning,
+    firmware: FirmwareStore,
+    identify: Box<Identify>,
+}
+
+impl PhoneFiles {
+    pub fn new(
+        provisioning: Provisioning,
+        firmware: FirmwareStore,
+        identify: Box<Identify>,
+    ) -> PhoneFiles {
+        PhoneFiles {
+            provisioning,
+            firmware,
+            identify,
+        }
+    }
+
+    pub fn provisioning(&self) -> &Provisioning {
+        &self.provisioning
+    }
+
+    pub fn firmware(&self) -> &FirmwareStore {
+        &self.firmware
+    }
+
+    /// Resolves `name` as asked by the phone `requester`.
+    pub fn resolve_for(
+        &self,
+        name: &RequestName,
+        requester: Option<Mac>,
+        client: SocketAddr,
+    ) -> Resolution {
+        match self.provisioning.answer(name.path(), requester) {
+            Answer::File(file) => Resolution::Found(ResolvedFile {
+                case_mismatch: file.name != name.path().rsplit('/').next().unwrap_or_default(),
+                served_as: format!("{} (generated)", file.name),
+                content: file.content,
+            }),
+            Answer::NotFound(reason) => Resolution::NotFound { reason },
+            Answer::NotGenerated => self.firmware.resolve(name, client),
+        }
+    }
+}
+
+impl FileSource for PhoneFiles {
+    fn resolve(&self, name: &RequestName, client: SocketAddr) -> Resolution {
+        let requester = crate::phone::PhoneFile::parse(name.path())
+            .map(|(_, mac)| mac)
+            .or_else(|| (self.identify)(client.ip()));
+        self.resolve_for(name, requester, client)
     }
 }
 

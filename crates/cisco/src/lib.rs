@@ -3,10 +3,12 @@
 //! firmware folder.
 
 pub mod clock;
+pub mod cnf;
 pub mod files;
 pub mod load;
 pub mod params;
 pub mod phone;
+pub mod render;
 pub mod site;
 
 pub use files::FirmwareStore;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
+use crate::clock::ClockSettings;
 use crate::load::LoadName;
 use crate::params::ParamValue;
 use crate::phone::{Mac, Model};
@@ -71,6 +72,17 @@ pub struct FirmwareTargets {
     pub sip: Option<LoadName>,
     pub sccp: Option<LoadName>,
     pub models: BTreeMap<Model, ModelTargets>,
+    pub os79xx: Os79xxName,
+}
+
+/// Which name OS79XX.TXT carries for a UAL-era target. Sources disagree
+/// (reference §2.3): Cisco-style guides write the application (`P0S3-8-12-00`,
+/// "the 3rd character is S for SIP"), others the loader (`P003-8-12-00`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Os79xxName {
+    #[default]
+    Application,
+    Loader,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -150,8 +162,8 @@ pub enum DialUser {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Site {
     pub name: String,
-    /// IANA time zone the phones' clocks follow.
-    pub timezone: Option<String>,
+    /// The phones' clock settings, derived from the site's IANA time zone.
+    pub clock: Option<ClockSettings>,
     pub ntp: Option<String>,
     /// What phones are told: TFTP server, SIP proxy, service URLs.
     pub server: IpAddr,

@@ -41,8 +41,13 @@ pub fn describe(config: &Config, show_secrets: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} is valid.\n", config.path.display());
     let _ = writeln!(out, "site        {}", site.name);
-    if let Some(tz) = &site.timezone {
-        let _ = writeln!(out, "timezone    {tz}");
+    if let Some(clock) = &site.clock {
+        let _ = writeln!(
+            out,
+            "timezone    {} (phones: time_zone {})",
+            clock.zone.name(),
+            clock.time_zone
+        );
     }
     if let Some(ntp) = &site.ntp {
         let _ = writeln!(out, "ntp         {ntp}");

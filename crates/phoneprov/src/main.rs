@@ -2,6 +2,7 @@
 
 mod config;
 mod config_cmd;
+mod serve_cmd;
 mod tftp_cmd;
 
 use clap::{Parser, Subcommand};
@@ -23,9 +24,18 @@ struct Cli {
 enum Command {
     Tftp(tftp_cmd::TftpArgs),
     Config(config_cmd::ConfigArgs),
+    Serve(serve_cmd::ServeArgs),
+    Render(serve_cmd::RenderArgs),
 }
 
 fn main() -> std::process::ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output goes
+    // away (`phoneprov render … | head`) instead of panicking on EPIPE.
+    // SAFETY: restoring a signal's default action at start-up, before any
+    // thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -37,6 +47,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Tftp(args) => tftp_cmd::run(args),
         Command::Config(args) => config_cmd::run(args, cli.config.as_deref()),
+        Command::Serve(args) => serve_cmd::serve(args, cli.config.as_deref()),
+        Command::Render(args) => serve_cmd::render(args, cli.config.as_deref()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

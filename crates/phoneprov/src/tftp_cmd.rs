@@ -13,7 +13,8 @@ use phoneprov_cisco::FirmwareStore;
 use phoneprov_server::{
     CancellationToken, Event, EventBus, TftpEvent, TftpOutcome, TftpServer, TftpSettings,
 };
-use phoneprov_tftp::ServerLimits;
+use phoneprov_tftp::{FileSource, ServerLimits};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::broadcast::error::RecvError;
 
 /// Serve a folder over TFTP, read-only, and print one line per request.
@@ -103,62 +104,105 @@ pub fn run(args: TftpArgs) -> anyhow::Result<()> {
             ..ServerLimits::default()
         },
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let banner = format!("phoneprov tftp: serving {}", root.display());
+    run_tftp(
+        "phoneprov tftp",
+        settings,
+        Arc::new(store),
+        banner,
+        args.quiet,
+        |_| None,
+    )
+}
+
+/// Runs a TFTP server until Ctrl-C or SIGTERM, printing one line per
+/// request, plus whatever `also` says about it. The first Ctrl-C lets running
+/// transfers finish; a second one quits at once.
+pub(crate) fn run_tftp(
+    who: &'static str,
+    settings: TftpSettings,
+    source: Arc<dyn FileSource>,
+    banner: String,
+    quiet: bool,
+    mut also: impl FnMut(&TftpEvent) -> Option<String> + Send + 'static,
+) -> anyhow::Result<()> {
+    let mut builder = if std::env::var("PHONEPROV_RT").as_deref() == Ok("current") {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = builder
         .enable_all()
         .max_blocking_threads(16)
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async move {
+        // Listen for signals before saying we serve: a Ctrl-C or SIGTERM that
+        // follows the first line at once must stop the server gracefully, not
+        // kill it through the default action.
+        let mut signals = Signals::new().context("installing the signal handlers")?;
         let events = EventBus::default();
-        let server = TftpServer::bind(settings, Arc::new(store), events.clone())?;
-        println!(
-            "phoneprov tftp: serving {} on {} (Ctrl-C to stop)",
-            root.display(),
-            server.local_addr()?
-        );
-        let printer = tokio::spawn(print_events(events.subscribe(), args.quiet));
+        let server = TftpServer::bind(settings, source, events.clone())?;
+        println!("{banner} on {} (Ctrl-C to stop)", server.local_addr()?);
+        let mut feed = events.subscribe();
+        let printer = tokio::spawn(async move {
+            loop {
+                match feed.recv().await {
+                    Ok(event) => {
+                        let Event::Tftp(tftp) = &*event;
+                        if !quiet || !matches!(tftp.outcome, TftpOutcome::Sent) {
+                            println!("{}", describe(tftp));
+                        }
+                        if let Some(line) = also(tftp) {
+                            println!("{line}");
+                        }
+                    }
+                    Err(RecvError::Lagged(missed)) => {
+                        println!("({missed} requests not shown: output too slow)")
+                    }
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            wait_for_signal().await;
-            println!("phoneprov tftp: stopping; letting running transfers finish (Ctrl-C again to quit now)");
+            signals.next().await;
+            println!(
+                "{who}: stopping; letting running transfers finish (Ctrl-C again to quit now)"
+            );
             stop.cancel();
-            wait_for_signal().await;
-            println!("phoneprov tftp: quitting with transfers unfinished");
+            signals.next().await;
+            println!("{who}: quitting with transfers unfinished");
             std::process::exit(130);
         });
         server.run(shutdown).await;
         drop(events);
         let _ = printer.await;
-        println!("phoneprov tftp: stopped");
+        println!("{who}: stopped");
         Ok(())
     })
 }
 
-/// Ctrl-C or SIGTERM.
-async fn wait_for_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+/// Ctrl-C (SIGINT) or SIGTERM, listened for from creation on, so none is
+/// missed between two waits.
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
 }
 
-async fn print_events(mut events: tokio::sync::broadcast::Receiver<Arc<Event>>, quiet: bool) {
-    loop {
-        match events.recv().await {
-            Ok(event) => {
-                let Event::Tftp(tftp) = &*event;
-                let failed = !matches!(tftp.outcome, TftpOutcome::Sent);
-                if !quiet || failed {
-                    println!("{}", describe(tftp));
-                }
-            }
-            Err(RecvError::Lagged(missed)) => {
-                println!("({missed} requests not shown: output too slow)")
-            }
-            Err(RecvError::Closed) => return,
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
     }
 }

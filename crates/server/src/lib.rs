@@ -3,6 +3,7 @@
 //! ties what each phone did together.
 
 pub mod events;
+pub mod neighbours;
 pub mod tftp;
 mod udp;
 

@@ -69,6 +69,8 @@ pub struct Config {
     pub tftp: TftpSettings,
     pub firmware_dir: PathBuf,
     pub state_dir: PathBuf,
+    /// Template overrides, when configured.
+    pub templates: Option<PathBuf>,
     pub warnings: Vec<Problem>,
 }
 
@@ -116,6 +118,7 @@ pub fn load(path: &Path) -> anyhow::Result<Config> {
         }
     };
     let state_dir = state_dir(base, file.server.state_dir.as_deref());
+    let templates = file.server.templates.as_ref().map(|dir| base.join(dir));
     let mut secrets = Secrets::open(&state_dir)?;
     let validated = validate::validate(file, &mut checker, &mut |mac, line| {
         secrets.password(mac, line)
@@ -134,6 +137,7 @@ pub fn load(path: &Path) -> anyhow::Result<Config> {
         tftp: validated.tftp,
         firmware_dir: base.join(validated.firmware_dir),
         state_dir,
+        templates,
         warnings: checker.warnings,
     })
 }

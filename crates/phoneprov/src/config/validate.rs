@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
+use phoneprov_cisco::clock::ClockSettings;
 use phoneprov_cisco::load::{LoadName, Protocol};
 use phoneprov_cisco::params::{self, RawValue};
 use phoneprov_cisco::site::{
-    DialRule, DialUser, FirmwareTargets, Line, Params, Phone, Secret, SipTarget, Site,
+    DialRule, DialUser, FirmwareTargets, Line, Os79xxName, Params, Phone, Secret, SipTarget, Site,
     TargetProtocol,
 };
 use phoneprov_cisco::{Mac, Model};
@@ -150,19 +151,18 @@ pub fn validate(
             phones.push(phone);
         }
     }
-    if let Some(timezone) = &file.site.timezone {
-        if timezone.get_ref().trim().is_empty() {
-            checker.error(
-                Some(timezone.span()),
-                "site.timezone",
-                "the time zone is empty",
-                "write an IANA name such as \"Europe/Berlin\", or remove the key",
-            );
-        }
-    }
+    let clock = file.site.timezone.as_ref().and_then(|zone| {
+        let year = chrono::Datelike::year(&chrono::Utc::now());
+        checker.parse(
+            zone,
+            "site.timezone",
+            |name| ClockSettings::for_zone(name.trim(), year),
+            "write an IANA name such as \"Europe/Berlin\", or set time_zone and the dst_* values in [defaults] by hand",
+        )
+    });
     let site = Site {
         name: file.site.name.clone().unwrap_or_else(|| "phoneprov".into()),
-        timezone: file.site.timezone.as_ref().map(|t| t.get_ref().clone()),
+        clock,
         ntp: file.site.ntp.clone(),
         server: server?,
         sip: sip?,
@@ -323,6 +323,18 @@ fn firmware_targets(
             .and_then(|v| load(v, "firmware.sccp", Protocol::Sccp, checker)),
         ..FirmwareTargets::default()
     };
+    if let Some(os79xx) = &section.os79xx {
+        targets.os79xx = checker.parse(
+            os79xx,
+            "firmware.os79xx",
+            |t| match t {
+                "application" => Ok(Os79xxName::Application),
+                "loader" => Ok(Os79xxName::Loader),
+                _ => Err(format!("{t:?} is neither application nor loader")),
+            },
+            "write os79xx = \"application\" (e.g. P0S3-8-12-00) or \"loader\" (e.g. P003-8-12-00)",
+        )?;
+    }
     for (model, loads) in &section.model {
         let key = format!("firmware.model.{}", model.get_ref());
         let Some(model) = checker.parse(model, &key, |t| t.parse::<Model>(), "use 7940 or 7960")

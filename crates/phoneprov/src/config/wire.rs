@@ -39,6 +39,8 @@ pub struct SiteSection {
 pub struct ServerSection {
     pub address: Spanned<String>,
     pub state_dir: Option<String>,
+    /// A folder of template overrides (SIPDefault.cnf, SIPMAC.cnf, …).
+    pub templates: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -66,6 +68,8 @@ pub struct FirmwareSection {
     pub dir: Option<String>,
     pub sip: Option<Spanned<String>>,
     pub sccp: Option<Spanned<String>>,
+    /// What OS79XX.TXT names: "application" (default) or "loader".
+    pub os79xx: Option<Spanned<String>>,
     /// Per-model targets: `[firmware.model.7940] sip = "..."`.
     #[serde(default)]
     pub model: BTreeMap<Spanned<String>, ModelFirmware>,

@@ -1,0 +1,227 @@
+//! `phoneprov serve`: the services of phoneprov.toml (TFTP with every phone's
+//! files generated on the fly; DHCP, SIP and the dashboard as they land), and
+//! `phoneprov render`: what a phone will get.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use phoneprov_cisco::files::PhoneFiles;
+use phoneprov_cisco::render::{Answer, Provisioning, GENERATED};
+use phoneprov_cisco::{FirmwareStore, Mac, PhoneFile};
+use phoneprov_server::{neighbours, TftpEvent};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{self, Config};
+use crate::tftp_cmd::run_tftp;
+
+/// Run phoneprov from phoneprov.toml: serve each listed phone the files
+/// generated for it, and firmware from the firmware folder.
+///
+/// Phones not in phoneprov.toml get "file not found" for files named after
+/// their MAC, and nothing that would change their firmware; they are listed
+/// as discovered in the state folder (discovered.toml).
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Print only the requests that failed.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Print the files phoneprov generates for a phone, exactly as it would
+/// serve them.
+///
+/// Example: phoneprov render 00:18:B9:FF:FF:FF SIP0018B9FFFFFF.cnf
+#[derive(Args)]
+pub struct RenderArgs {
+    /// The phone's MAC, in any notation.
+    mac: String,
+    /// One file (e.g. SIPDefault.cnf); all of the phone's files when omitted.
+    file: Option<String>,
+}
+
+/// Loads the config and builds the resolver every service shares.
+fn phone_files(config: &Config) -> anyhow::Result<PhoneFiles> {
+    let provisioning = Provisioning::new(config.site.clone(), config.templates.as_deref())
+        .context("phoneprov.toml is valid, but its files cannot be generated")?;
+    let firmware = FirmwareStore::open(&config.firmware_dir).with_context(|| {
+        format!(
+            "the firmware folder is needed; create {} and put Cisco's load files in it (`phoneprov firmware import`)",
+            config.firmware_dir.display()
+        )
+    })?;
+    Ok(PhoneFiles::new(
+        provisioning,
+        firmware,
+        Box::new(neighbours::mac_of),
+    ))
+}
+
+fn print_warnings(config: &Config) {
+    for warning in &config.warnings {
+        eprintln!("warning: {}:{warning}", config.path.display());
+    }
+}
+
+pub fn render(args: RenderArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
+    let config = config::load(&config::locate(explicit)?)?;
+    print_warnings(&config);
+    let mac: Mac = args.mac.parse()?;
+    let Some(phone) = config.site.phone(mac) else {
+        let known: Vec<String> = config.site.phones.iter().map(|p| p.mac.colons()).collect();
+        bail!(
+            "{} is not in {}; listed phones: {}",
+            mac.colons(),
+            config.path.display(),
+            known.join(", ")
+        );
+    };
+    let provisioning = Provisioning::new(config.site.clone(), config.templates.as_deref())?;
+    let names: Vec<String> = match args.file {
+        Some(file) => vec![file],
+        None => [
+            PhoneFile::SepXml.name(phone.mac),
+            PhoneFile::SipCnf.name(phone.mac),
+        ]
+        .into_iter()
+        .chain(GENERATED.iter().map(|name| name.to_string()))
+        .collect(),
+    };
+    let several = names.len() > 1;
+    for name in names {
+        match provisioning.answer(&name, Some(mac)) {
+            Answer::File(file) => {
+                if several {
+                    println!("==> {} <==", file.name);
+                }
+                print!("{}", String::from_utf8_lossy(&file.content));
+                if several {
+                    println!();
+                }
+            }
+            Answer::NotFound(reason) => println!("==> {name}: not served ({reason}) <=="),
+            Answer::NotGenerated => println!(
+                "==> {name}: not generated; served from the firmware folder if it is there <=="
+            ),
+        }
+    }
+    Ok(())
+}
+
+pub fn serve(args: ServeArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
+    let config = config::load(&config::locate(explicit)?)?;
+    print_warnings(&config);
+    let files = phone_files(&config)?;
+    let mut discovered = Discovered::open(&config)?;
+    let banner = format!(
+        "phoneprov serve: {} phone{} from {}, firmware in {}; TFTP",
+        config.site.phones.len(),
+        if config.site.phones.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
+        config.path.display(),
+        config.firmware_dir.display()
+    );
+    run_tftp(
+        "phoneprov serve",
+        config.tftp.clone(),
+        Arc::new(files),
+        banner,
+        args.quiet,
+        move |event| discovered.note(event),
+    )
+}
+
+/// Phones that asked for their files without being in phoneprov.toml, kept
+/// in the state folder so the operator can adopt them.
+struct Discovered {
+    path: std::path::PathBuf,
+    known: Vec<Mac>,
+    file: DiscoveredFile,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct DiscoveredFile {
+    #[serde(default)]
+    phone: BTreeMap<String, DiscoveredPhone>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct DiscoveredPhone {
+    address: String,
+    first_seen: String,
+    last_seen: String,
+    asked_for: Vec<String>,
+}
+
+impl Discovered {
+    fn open(config: &Config) -> anyhow::Result<Discovered> {
+        let path = config.state_dir.join("discovered.toml");
+        let file = match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).unwrap_or_else(|e| {
+                eprintln!(
+                    "warning: {} is damaged ({e}); starting a new list",
+                    path.display()
+                );
+                DiscoveredFile::default()
+            }),
+            Err(_) => DiscoveredFile::default(),
+        };
+        Ok(Discovered {
+            path,
+            known: config.site.phones.iter().map(|p| p.mac).collect(),
+            file,
+        })
+    }
+
+    /// Records a request from a phone not in the config; returns a line to
+    /// print when the phone is new.
+    fn note(&mut self, event: &TftpEvent) -> Option<String> {
+        let (_, mac) = PhoneFile::parse(&event.requested)?;
+        if self.known.contains(&mac) {
+            return None;
+        }
+        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let key = mac.colons();
+        let is_new = !self.file.phone.contains_key(&key);
+        let phone = self
+            .file
+            .phone
+            .entry(key.clone())
+            .or_insert_with(|| DiscoveredPhone {
+                first_seen: now.clone(),
+                ..DiscoveredPhone::default()
+            });
+        phone.address = event.client.ip().to_string();
+        phone.last_seen = now;
+        if !phone.asked_for.contains(&event.requested) {
+            phone.asked_for.push(event.requested.clone());
+        }
+        if let Err(e) = self.save() {
+            eprintln!(
+                "warning: cannot record discovered phones in {}: {e:#}",
+                self.path.display()
+            );
+        }
+        is_new.then(|| {
+            format!(
+                "DISCOVERED {key} at {}: not in phoneprov.toml, so it gets nothing that changes its firmware; add a [[phone]] to adopt it",
+                event.client.ip()
+            )
+        })
+    }
+
+    fn save(&self) -> anyhow::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let temporary = self.path.with_extension("toml.tmp");
+        std::fs::write(&temporary, toml::to_string(&self.file)?)?;
+        std::fs::rename(&temporary, &self.path)?;
+        Ok(())
+    }
+}
