@@ -126,12 +126,7 @@ pub(crate) fn run_tftp(
     quiet: bool,
     mut also: impl FnMut(&TftpEvent) -> Option<String> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let mut builder = if std::env::var("PHONEPROV_RT").as_deref() == Ok("current") {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    };
-    let runtime = builder
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(16)
         .build()
