@@ -889,9 +889,65 @@ fn is_host(text: &str) -> bool {
             }))
 }
 
+/// The parameter reference as a Markdown table, for docs/configuration.md.
+pub fn markdown_reference() -> String {
+    let mut out = String::from(
+        "| parameter | values | Cisco's default | since | meaning |\n|---|---|---|---|---|\n",
+    );
+    for param in PARAMS {
+        let values = match param.kind {
+            Kind::Switch => "0 or 1".to_string(),
+            Kind::Feature => "0 off, 1 on, 2 off (locked), 3 on (locked)".to_string(),
+            Kind::Number { min, max } => format!("{min}–{max}"),
+            Kind::Choice(choices) if choices == MONTHS => "a month name".to_string(),
+            Kind::Choice(choices) if choices == WEEKDAYS => "a weekday name".to_string(),
+            Kind::Choice(choices) => choices.join(" \\| "),
+            Kind::Text { max: Some(max) } => format!("text, at most {max} characters"),
+            Kind::Text { max: None } => "text".to_string(),
+            Kind::DottedIp => "dotted IPv4 address".to_string(),
+            Kind::Host => "IPv4 address or host name".to_string(),
+            Kind::Url => "http:// URL".to_string(),
+            Kind::Load => "load name, no extension".to_string(),
+        };
+        let unsure = match param.certainty {
+            Certainty::Unsure => " (unsure: other values are accepted with a warning)",
+            Certainty::Verified => "",
+        };
+        out.push_str(&format!(
+            "| `{}` | {values} | {} | {} | {}{unsure} |\n",
+            param.name,
+            param.default.map_or(String::new(), |d| format!("`{d:?}`")),
+            param.since.unwrap_or(""),
+            param.about,
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// docs/configuration.md carries the table between two markers; run with
+    /// PHONEPROV_UPDATE_DOCS=1 to rewrite it after changing the table.
+    #[test]
+    fn docs_carry_the_current_parameter_reference() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md");
+        let docs = std::fs::read_to_string(path).expect("docs/configuration.md");
+        let (begin, end) = ("<!-- parameters:begin -->\n", "<!-- parameters:end -->");
+        let start = docs.find(begin).expect("begin marker") + begin.len();
+        let stop = docs.find(end).expect("end marker");
+        let expected = markdown_reference();
+        if std::env::var_os("PHONEPROV_UPDATE_DOCS").is_some() {
+            let updated = format!("{}{expected}{}", &docs[..start], &docs[stop..]);
+            std::fs::write(path, updated).unwrap();
+        } else {
+            assert!(
+                docs[start..stop] == expected,
+                "docs/configuration.md is out of date: run PHONEPROV_UPDATE_DOCS=1 cargo test -p phoneprov-cisco docs_carry"
+            );
+        }
+    }
 
     fn check(name: &str, value: RawValue) -> Result<Checked, ParamProblem> {
         lookup(name)

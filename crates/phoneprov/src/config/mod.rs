@@ -198,3 +198,139 @@ fn syntax_problem(error: &toml::de::Error, checker: &validate::Checker<'_>) -> P
         fix: "fix the TOML syntax at that line (see docs/configuration.md for examples)".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[site]
+name = "Test"
+timezone = "Europe/Berlin"
+[server]
+address = "10.0.0.1"
+[firmware]
+sip = "P0S3-8-12-00"
+[[phone]]
+mac = "00:18:B9:FF:FF:FF"
+model = "7940"
+lines = [{ name = "1001", password = "s3cret" }, { name = "1002" }]
+"#;
+
+    /// Loads `text` as phoneprov.toml in a fresh folder.
+    fn load_text(text: &str) -> (tempfile::TempDir, anyhow::Result<Config>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("phoneprov.toml");
+        std::fs::write(&path, text).unwrap();
+        let loaded = load(&path);
+        (dir, loaded)
+    }
+
+    /// The single problem a broken file reports.
+    fn problem(text: &str) -> Problem {
+        let (_dir, loaded) = load_text(text);
+        let errors = loaded.err().expect("the file should be refused");
+        let errors = errors.downcast::<ConfigErrors>().expect("a ConfigErrors");
+        assert_eq!(errors.problems.len(), 1, "{errors}");
+        errors.problems.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn a_good_file_loads_and_keeps_generated_passwords() {
+        let (dir, loaded) = load_text(GOOD);
+        let config = loaded.unwrap();
+        let lines = &config.site.phones[0].lines;
+        assert_eq!(lines[0].password.reveal(), "s3cret");
+        let generated = lines[1].password.clone();
+        assert_eq!(generated.reveal().len(), 16);
+        assert_eq!(config.state_dir, dir.path().join("state"));
+        let again = load(&dir.path().join("phoneprov.toml")).unwrap();
+        assert_eq!(again.site.phones[0].lines[1].password, generated);
+    }
+
+    #[test]
+    fn unknown_key_names_the_nearest_valid_one() {
+        let p = problem(&GOOD.replace("name = \"Test\"", "nmae = \"Test\""));
+        assert_eq!((p.line, p.key.as_str()), (Some(3), "nmae"));
+        assert!(p.fix.contains("did you mean name?"), "{}", p.fix);
+        let p = problem(&format!("{GOOD}[defaults]\ntelnet_lvl = 0\n"));
+        assert_eq!(p.key, "defaults.telnet_lvl");
+        assert_eq!(p.fix, "did you mean telnet_level?");
+    }
+
+    #[test]
+    fn bad_mac_says_how_to_write_one() {
+        let p = problem(&GOOD.replace("00:18:B9:FF:FF:FF", "00:18:B9:FF:FF"));
+        assert_eq!((p.line, p.key.as_str()), (Some(10), "phone[1].mac"));
+        assert!(p.problem.contains("0018.b9ff.ffff"), "{}", p.problem);
+    }
+
+    #[test]
+    fn seventh_line_on_a_7960() {
+        let lines: Vec<String> = (1..=7).map(|n| format!("{{ name = \"10{n}\" }}")).collect();
+        let text = GOOD
+            .replace("model = \"7940\"", "model = \"7960\"")
+            .replace(
+                "lines = [{ name = \"1001\", password = \"s3cret\" }, { name = \"1002\" }]",
+                &format!("lines = [{}]", lines.join(", ")),
+            );
+        let p = problem(&text);
+        assert_eq!(p.key, "phone[1].lines[7]");
+        assert!(
+            p.problem.contains("a 7960 has 6 line buttons"),
+            "{}",
+            p.problem
+        );
+        assert!(p.fix.contains("remove lines past the 6th"), "{}", p.fix);
+    }
+
+    #[test]
+    fn value_out_of_range_gives_the_range() {
+        let p = problem(&format!("{GOOD}[defaults]\ntelnet_level = 3\n"));
+        assert_eq!(p.key, "defaults.telnet_level");
+        assert_eq!(p.problem, "expected a whole number from 0 to 2");
+        assert!(p.fix.contains("telnet"), "{}", p.fix);
+    }
+
+    #[test]
+    fn wrong_protocol_load_for_a_target() {
+        let p = problem(&GOOD.replace("sip = \"P0S3-8-12-00\"", "sip = \"P00308010200\""));
+        assert_eq!(p.key, "firmware.sip");
+        assert!(p.problem.contains("SCCP load"), "{}", p.problem);
+    }
+
+    #[test]
+    fn duplicate_phone_names_the_first_line() {
+        let text = format!("{GOOD}[[phone]]\nmac = \"0018b9ffffff\"\nmodel = \"7960\"\n");
+        let p = problem(&text);
+        assert!(
+            p.problem.contains("already listed on line 10"),
+            "{}",
+            p.problem
+        );
+    }
+
+    #[test]
+    fn syntax_errors_have_a_line() {
+        let p = problem("[site\nname = 1\n");
+        assert_eq!(p.line, Some(1));
+        assert_eq!(p.key, "toml");
+    }
+
+    #[test]
+    fn missing_server_address_is_named() {
+        let p = problem("[site]\nname = \"x\"\n[server]\n");
+        assert_eq!(p.key, "address");
+        assert!(p.problem.contains("required"));
+    }
+
+    #[test]
+    fn unsure_values_are_warnings() {
+        let (_dir, loaded) = load_text(&format!(
+            "{GOOD}[defaults]\nphone_label = \"A label that is far too long\"\n"
+        ));
+        let config = loaded.unwrap();
+        assert_eq!(config.warnings.len(), 1);
+        assert_eq!(config.warnings[0].key, "defaults.phone_label");
+    }
+}
