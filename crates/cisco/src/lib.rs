@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod cnf;
 pub mod files;
+pub mod firmware;
 pub mod load;
 pub mod params;
 pub mod phone;

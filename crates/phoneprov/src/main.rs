@@ -2,6 +2,7 @@
 
 mod config;
 mod config_cmd;
+mod firmware_cmd;
 mod init_cmd;
 mod serve_cmd;
 mod tftp_cmd;
@@ -25,6 +26,7 @@ struct Cli {
 enum Command {
     Tftp(tftp_cmd::TftpArgs),
     Config(config_cmd::ConfigArgs),
+    Firmware(firmware_cmd::FirmwareArgs),
     Init(init_cmd::InitArgs),
     Serve(serve_cmd::ServeArgs),
     Render(serve_cmd::RenderArgs),
@@ -49,6 +51,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Tftp(args) => tftp_cmd::run(args),
         Command::Config(args) => config_cmd::run(args, cli.config.as_deref()),
+        Command::Firmware(args) => firmware_cmd::run(args),
         Command::Init(args) => init_cmd::run(args),
         Command::Serve(args) => serve_cmd::serve(args, cli.config.as_deref()),
         Command::Render(args) => serve_cmd::render(args, cli.config.as_deref()),
