@@ -269,6 +269,14 @@ fn status(load: &Load) -> String {
     } else {
         format!("missing {}", load.missing.join(", "))
     };
+    let warnings = load.size_problems().count();
+    if warnings > 0 {
+        let _ = write!(
+            status,
+            ", but see the warning{} below",
+            if warnings == 1 { "" } else { "s" }
+        );
+    }
     if let Some(loader) = &load.loader {
         let _ = write!(status, " (loader {loader})");
     }
