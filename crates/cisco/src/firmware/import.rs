@@ -1344,6 +1344,56 @@ mod tests {
     }
 
     #[test]
+    fn encrypted_entries() {
+        let mut zip = zip_of(&package(&SIP_8_12[2..3]));
+        // Set bit 0 of the general purpose flags, local and central.
+        zip[6] |= 1;
+        let central = zip.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+        zip[central + 8] |= 1;
+        let (_, entry, reason, _) = refused("locked.zip", &zip);
+        assert_eq!(
+            (&*entry, reason),
+            ("P0S3-8-12-00.loads", Refusal::Encrypted)
+        );
+    }
+
+    #[test]
+    fn too_many_entries() {
+        let entries: Vec<(String, Vec<u8>)> = (0..=MAX_ENTRIES)
+            .map(|i| (format!("readme-{i}.txt"), Vec::new()))
+            .collect();
+        let (_, entry, reason, _) = refused("many.tar", &tar_of(&entries));
+        assert_eq!(entry, format!("readme-{MAX_ENTRIES}.txt"));
+        assert_eq!(reason, Refusal::TooManyEntries);
+    }
+
+    #[test]
+    fn progress_follows_the_source() {
+        struct Recorder(Vec<(u64, u64)>);
+        impl Progress for Recorder {
+            fn start(&mut self, _source: &Path, len: u64) {
+                self.0.push((len, 0));
+            }
+            fn advance(&mut self, done: u64) {
+                let len = self.0.last().unwrap().0;
+                self.0.push((len, done));
+            }
+        }
+        let tree = Tree::new();
+        let zip = cisco_sip_zip();
+        let source = tree.source("sip.zip", &zip);
+        let mut recorder = Recorder(Vec::new());
+        import(&tree.firmware(), &source, false, &mut recorder).unwrap();
+        let done: Vec<u64> = recorder.0.iter().map(|(_, done)| *done).collect();
+        assert_eq!(recorder.0[0], (zip.len() as u64, 0));
+        assert!(done.windows(2).all(|w| w[0] <= w[1]), "{done:?}");
+        assert!(
+            *done.last().unwrap() >= zip.len() as u64 * 9 / 10,
+            "{done:?}"
+        );
+    }
+
+    #[test]
     fn duplicate_names_once_folders_are_stripped() {
         let zip = zip_of(&[
             ("a/P0S3-8-12-00.loads".into(), noise("a", 458)),
