@@ -87,15 +87,14 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     let mut failed = 0;
     for source in &args.files {
         match import::import(&dir, source, args.force, &mut progress) {
-            Ok(report) => {
+            Ok(files) => {
                 progress.done();
                 println!("{}:", source.display());
-                for file in &report.files {
+                for file in &files {
                     println!("  {:<20} {:>9} B  {}", file.name, file.size, file.outcome);
                 }
                 imported.extend(
-                    report
-                        .files
+                    files
                         .into_iter()
                         .filter(|file| !matches!(file.outcome, Outcome::Skipped(_)))
                         .map(|file| file.name),

@@ -142,17 +142,8 @@ pub enum Outcome {
 pub struct Imported {
     /// The name in the firmware folder (the entry's name without folders).
     pub name: String,
-    /// Where it came from: `cmterm.zip > P0S3-8-12-00.tar > P0S3-8-12-00.sb2`.
-    pub from: String,
     pub size: u64,
     pub outcome: Outcome,
-}
-
-/// What one source brought.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
-    pub source: PathBuf,
-    pub files: Vec<Imported>,
 }
 
 /// Told how far an import has got, to draw a progress bar.
@@ -170,7 +161,7 @@ pub fn import(
     source: &Path,
     force: bool,
     progress: &mut dyn Progress,
-) -> Result<Report, ImportError> {
+) -> Result<Vec<Imported>, ImportError> {
     let read_error = |error| ImportError::Read {
         path: source.to_path_buf(),
         source: error,
@@ -234,11 +225,7 @@ pub fn import(
     if format.is_some() && extraction.staged.is_empty() {
         return Err(ImportError::NoImages { archive: label });
     }
-    let files = extraction.install(force, &label)?;
-    Ok(Report {
-        source: source.to_path_buf(),
-        files,
-    })
+    extraction.install(force, &label)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,16 +308,17 @@ fn entry_name(raw: &[u8]) -> Result<Option<String>, Refusal> {
     if raw.first().is_some_and(|b| *b == b'/' || *b == b'\\') {
         return Err(Refusal::Absolute);
     }
-    let mut components = raw.split(|b| *b == b'/' || *b == b'\\');
-    let first = components.clone().next().unwrap_or_default();
-    if first.len() == 2 && first[0].is_ascii_alphabetic() && first[1] == b':' {
-        return Err(Refusal::Absolute);
+    let components: Vec<&[u8]> = raw.split(|b| *b == b'/' || *b == b'\\').collect();
+    if let [drive, ..] = components[..] {
+        if drive.len() == 2 && drive[0].is_ascii_alphabetic() && drive[1] == b':' {
+            return Err(Refusal::Absolute);
+        }
     }
-    if components.any(|c| c == b"..") {
+    if components.iter().any(|c| *c == b"..") {
         return Err(Refusal::ParentDir);
     }
-    let name = raw
-        .split(|b| *b == b'/' || *b == b'\\')
+    let name = components
+        .into_iter()
         .rev()
         .find(|c| !c.is_empty() && *c != b".");
     Ok(name.map(|name| String::from_utf8_lossy(name).into_owned()))
@@ -469,18 +457,13 @@ impl<R: Read> Read for Limited<'_, R> {
 /// A file written into the staging folder.
 struct Staged {
     name: String,
-    from: String,
     entry: String,
     size: u64,
 }
 
-/// `a.zip > P0S3-8-12-00.tar`, or the loose file alone.
-fn from(archive: &str, entry: &str) -> String {
-    if archive == entry {
-        entry.to_string()
-    } else {
-        format!("{archive} > {entry}")
-    }
+/// The label of an archive found inside another: `a.zip > P0S3-8-12-00.tar`.
+fn nested_label(archive: &str, entry: &str) -> String {
+    format!("{archive} > {entry}")
 }
 
 /// One source being read into the staging folder.
@@ -585,7 +568,7 @@ impl Extraction<'_> {
         for (index, path, name, size, compressed, what) in plan {
             let nested = match what {
                 Entry::Skip(reason) => {
-                    self.skip(name, from(label, &path), size, reason);
+                    self.skip(name, size, reason);
                     continue;
                 }
                 Entry::Image => None,
@@ -598,7 +581,9 @@ impl Extraction<'_> {
                 Limited::new(file, self.shared, Some(size), label, &path).ratio(compressed);
             match nested {
                 None => self.stage(&name, label, &path, &mut reader, format)?,
-                Some(inner) => self.nested(inner, &mut reader, &from(label, &path), compressed)?,
+                Some(inner) => {
+                    self.nested(inner, &mut reader, &nested_label(label, &path), compressed)?
+                }
             }
         }
         Ok(())
@@ -653,10 +638,10 @@ impl Extraction<'_> {
             let what = classify(&name, depth).map_err(refuse)?;
             let mut reader = Limited::new(&mut entry, self.shared, Some(size), label, &path);
             match what {
-                Entry::Skip(reason) => self.skip(name, from(label, &path), size, reason),
+                Entry::Skip(reason) => self.skip(name, size, reason),
                 Entry::Image => self.stage(&name, label, &path, &mut reader, format)?,
                 Entry::Archive(inner) => {
-                    self.nested(inner, &mut reader, &from(label, &path), size)?
+                    self.nested(inner, &mut reader, &nested_label(label, &path), size)?
                 }
             }
         }
@@ -672,11 +657,17 @@ impl Extraction<'_> {
         compressed: u64,
     ) -> Result<(), ImportError> {
         match format {
-            ArchiveFormat::Tar => self.tar(reader, label, 1),
+            ArchiveFormat::Tar => self.tar(&mut *reader, label, 1)?,
             ArchiveFormat::TarGz => {
-                let mut tar = Limited::new(GzDecoder::new(reader), self.shared, None, label, label)
-                    .ratio(compressed);
-                self.tar(&mut tar, label, 1)
+                let mut tar = Limited::new(
+                    GzDecoder::new(&mut *reader),
+                    self.shared,
+                    None,
+                    label,
+                    label,
+                )
+                .ratio(compressed);
+                self.tar(&mut tar, label, 1)?
             }
             ArchiveFormat::Zip => {
                 // Zip needs to seek; the entry is at most MAX_ENTRY_SIZE.
@@ -684,15 +675,19 @@ impl Extraction<'_> {
                 reader
                     .read_to_end(&mut bytes)
                     .map_err(|e| self.failure(label, Some(format), e))?;
-                self.zip(Cursor::new(bytes), label, 1)
+                self.zip(Cursor::new(bytes), label, 1)?
             }
         }
+        // Read what a tar leaves after its end marker, so the outer archive
+        // checks the entry's CRC.
+        io::copy(reader, &mut io::sink())
+            .map(drop)
+            .map_err(|e| self.failure(label, Some(format), e))
     }
 
-    fn skip(&mut self, name: String, from: String, size: u64, reason: &'static str) {
+    fn skip(&mut self, name: String, size: u64, reason: &'static str) {
         self.skipped.push(Imported {
             name,
-            from,
             size,
             outcome: Outcome::Skipped(reason),
         });
@@ -736,7 +731,6 @@ impl Extraction<'_> {
         out.sync_all().map_err(write_error)?;
         self.staged.push(Staged {
             name: name.to_string(),
-            from: from(archive, entry),
             entry: entry.to_string(),
             size,
         });
@@ -800,7 +794,6 @@ impl Extraction<'_> {
             }
             files.push(Imported {
                 name: staged.name,
-                from: staged.from,
                 size: staged.size,
                 outcome,
             });
@@ -974,7 +967,7 @@ mod tests {
             path
         }
 
-        fn import(&self, source: &Path, force: bool) -> Result<Report, ImportError> {
+        fn import(&self, source: &Path, force: bool) -> Result<Vec<Imported>, ImportError> {
             import(&self.firmware(), source, force, &mut Quiet)
         }
 
@@ -1000,9 +993,8 @@ mod tests {
         }
     }
 
-    fn outcomes(report: &Report) -> Vec<(String, Outcome)> {
-        report
-            .files
+    fn outcomes(files: &[Imported]) -> Vec<(String, Outcome)> {
+        files
             .iter()
             .map(|file| (file.name.clone(), file.outcome.clone()))
             .collect()
@@ -1025,10 +1017,6 @@ mod tests {
                     Outcome::Skipped("phoneprov writes OS79XX.TXT itself")
                 ),
             ]
-        );
-        assert_eq!(
-            report.files[3].from,
-            format!("{} > P0S3-8-12-00.tar > P0S3-8-12-00.sb2", source.display())
         );
         for (name, size) in &SIP_8_12[..4] {
             assert_eq!(
@@ -1058,13 +1046,12 @@ mod tests {
             .import(&tree.source("cmterm-7940-7960-sccp.8-1-2.tar", &tar), false)
             .unwrap();
         let added = report
-            .files
             .iter()
             .filter(|f| f.outcome == Outcome::Added)
             .count();
         assert_eq!(added, 4);
         assert_eq!(
-            report.files.last().unwrap().outcome,
+            report.last().unwrap().outcome,
             Outcome::Skipped("not a load image")
         );
         assert!(Catalog::scan(&tree.firmware())
@@ -1078,14 +1065,14 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&tar_of(&package(&SCCP_8_1_2))).unwrap();
         let source = tree.source("sccp.tgz", &gz.finish().unwrap());
-        assert_eq!(tree.import(&source, false).unwrap().files.len(), 4);
+        assert_eq!(tree.import(&source, false).unwrap().len(), 4);
         for (name, content) in package(&SIP_8_12[..4]) {
             let report = tree.import(&tree.source(&name, &content), false).unwrap();
             assert_eq!(outcomes(&report), [(name, Outcome::Added)]);
         }
         // A loose file is taken whatever its name: the operator chose it.
         let ring = tree.source("Chirp1.raw", &[0x7f; 2400]);
-        assert_eq!(tree.import(&ring, false).unwrap().files.len(), 1);
+        assert_eq!(tree.import(&ring, false).unwrap().len(), 1);
         let catalog = Catalog::scan(&tree.firmware()).unwrap();
         assert!(catalog.is_complete("P00308010200"));
         assert!(catalog.is_complete("P0S3-8-12-00"));
@@ -1098,9 +1085,7 @@ mod tests {
         let source = tree.source("sip.zip", &cisco_sip_zip());
         tree.import(&source, false).unwrap();
         let again = tree.import(&source, false).unwrap();
-        assert!(again.files[..4]
-            .iter()
-            .all(|f| f.outcome == Outcome::Unchanged));
+        assert!(again[..4].iter().all(|f| f.outcome == Outcome::Unchanged));
 
         let sb2 = tree.firmware().join("P0S3-8-12-00.sb2");
         fs::write(&sb2, b"someone else's file").unwrap();
@@ -1340,7 +1325,7 @@ mod tests {
         let tree = Tree::new();
         let inner = zip_of(&package(&SIP_8_12[..4]));
         let outer = tree.source("outer.zip", &zip_of(&[("sip.zip".into(), inner)]));
-        assert_eq!(tree.import(&outer, false).unwrap().files.len(), 4);
+        assert_eq!(tree.import(&outer, false).unwrap().len(), 4);
     }
 
     #[test]
