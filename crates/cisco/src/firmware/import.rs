@@ -486,10 +486,12 @@ impl Extraction<'_> {
     }
 
     /// Turns a read error into the refusal a limit recorded, or else into
-    /// "not a valid archive" (`format`) or "cannot read" (a loose file).
+    /// "not a valid archive" (`format`, naming the `entry` being read) or
+    /// "cannot read" (a loose file).
     fn failure(
         &self,
         archive: &str,
+        entry: Option<&str>,
         format: Option<ArchiveFormat>,
         error: io::Error,
     ) -> ImportError {
@@ -500,7 +502,10 @@ impl Extraction<'_> {
             Some(format) => ImportError::Invalid {
                 archive: archive.to_string(),
                 format: format.name(),
-                detail: error.to_string(),
+                detail: match entry {
+                    Some(entry) => format!("entry {entry:?}: {error}"),
+                    None => error.to_string(),
+                },
             },
             None => ImportError::Read {
                 path: PathBuf::from(archive),
@@ -582,7 +587,11 @@ impl Extraction<'_> {
             match nested {
                 None => self.stage(&name, label, &path, &mut reader, format)?,
                 Some(inner) => {
-                    self.nested(inner, &mut reader, &nested_label(label, &path), compressed)?
+                    self.nested(inner, &mut reader, &nested_label(label, &path), compressed)?;
+                    // A tar is read up to its end marker; read the rest too,
+                    // so the zip checks the entry's CRC.
+                    io::copy(&mut reader, &mut io::sink())
+                        .map_err(|e| self.failure(label, Some(&path), format, e))?;
                 }
             }
         }
@@ -594,9 +603,9 @@ impl Extraction<'_> {
         let mut archive = tar::Archive::new(reader);
         let entries = archive
             .entries()
-            .map_err(|e| self.failure(label, format, e))?;
+            .map_err(|e| self.failure(label, None, format, e))?;
         for (count, entry) in entries.enumerate() {
-            let mut entry = entry.map_err(|e| self.failure(label, format, e))?;
+            let mut entry = entry.map_err(|e| self.failure(label, None, format, e))?;
             let raw_path = entry.path_bytes().into_owned();
             let path = String::from_utf8_lossy(&raw_path).into_owned();
             let refuse = |reason| Self::refuse(label, &path, reason);
@@ -657,32 +666,21 @@ impl Extraction<'_> {
         compressed: u64,
     ) -> Result<(), ImportError> {
         match format {
-            ArchiveFormat::Tar => self.tar(&mut *reader, label, 1)?,
+            ArchiveFormat::Tar => self.tar(reader, label, 1),
             ArchiveFormat::TarGz => {
-                let mut tar = Limited::new(
-                    GzDecoder::new(&mut *reader),
-                    self.shared,
-                    None,
-                    label,
-                    label,
-                )
-                .ratio(compressed);
-                self.tar(&mut tar, label, 1)?
+                let mut tar = Limited::new(GzDecoder::new(reader), self.shared, None, label, label)
+                    .ratio(compressed);
+                self.tar(&mut tar, label, 1)
             }
             ArchiveFormat::Zip => {
                 // Zip needs to seek; the entry is at most MAX_ENTRY_SIZE.
                 let mut bytes = Vec::new();
                 reader
                     .read_to_end(&mut bytes)
-                    .map_err(|e| self.failure(label, Some(format), e))?;
-                self.zip(Cursor::new(bytes), label, 1)?
+                    .map_err(|e| self.failure(label, None, Some(format), e))?;
+                self.zip(Cursor::new(bytes), label, 1)
             }
         }
-        // Read what a tar leaves after its end marker, so the outer archive
-        // checks the entry's CRC.
-        io::copy(reader, &mut io::sink())
-            .map(drop)
-            .map_err(|e| self.failure(label, Some(format), e))
     }
 
     fn skip(&mut self, name: String, size: u64, reason: &'static str) {
@@ -722,7 +720,7 @@ impl Extraction<'_> {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.failure(archive, format, e)),
+                Err(e) => return Err(self.failure(archive, Some(entry), format, e)),
             };
             out.write_all(&buffer[..n]).map_err(write_error)?;
             size += n as u64;
@@ -1326,6 +1324,29 @@ mod tests {
         let inner = zip_of(&package(&SIP_8_12[..4]));
         let outer = tree.source("outer.zip", &zip_of(&[("sip.zip".into(), inner)]));
         assert_eq!(tree.import(&outer, false).unwrap().len(), 4);
+    }
+
+    #[test]
+    fn a_corrupted_zip_entry_fails_its_crc_even_past_the_tar_end() {
+        let tar = tar_of(&package(&SIP_8_12));
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let stored =
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        zip.start_file("P0S3-8-12-00.tar", stored).unwrap();
+        zip.write_all(&tar).unwrap();
+        let mut zip = zip.finish().unwrap().into_inner();
+        // The last byte of the tar's end marker, after every image.
+        zip[30 + "P0S3-8-12-00.tar".len() + tar.len() - 1] ^= 1;
+        let tree = Tree::new();
+        let error = tree
+            .import(&tree.source("sip.zip", &zip), false)
+            .unwrap_err();
+        assert!(
+            matches!(&error, ImportError::Invalid { format: "zip", .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("checksum"), "{error}");
+        assert_eq!(tree.written(), ["firmware", "src"]);
     }
 
     #[test]
