@@ -10,6 +10,7 @@ pub mod load;
 pub mod params;
 pub mod phone;
 pub mod render;
+pub mod ring;
 pub mod site;
 
 pub use files::FirmwareStore;

@@ -17,19 +17,21 @@ use crate::cnf;
 use crate::load::LoadName;
 use crate::params::{self, ParamValue, RawValue};
 use crate::phone::{Mac, PhoneFile};
+use crate::ring;
 use crate::site::{DialUser, Os79xxName, Phone, Site, TargetProtocol};
 
 /// The generated files, by the name phones use (matched case-insensitively).
-pub const GENERATED: [&str; 5] = [
+pub const GENERATED: [&str; 6] = [
     "OS79XX.TXT",
     "SIPDefault.cnf",
     "XMLDefault.cnf.xml",
+    "RINGLIST.DAT",
     "dialplan.xml",
     "syncinfo.xml",
 ];
 
 /// The embedded templates; a templates folder may override any of them.
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 7] = [
     (
         "SIPDefault.cnf",
         include_str!("../templates/SIPDefault.cnf"),
@@ -43,6 +45,7 @@ const TEMPLATES: [(&str, &str); 6] = [
         "XMLDefault.cnf.xml",
         include_str!("../templates/XMLDefault.cnf.xml"),
     ),
+    ("RINGLIST.DAT", include_str!("../templates/RINGLIST.DAT")),
     ("dialplan.xml", include_str!("../templates/dialplan.xml")),
     ("syncinfo.xml", include_str!("../templates/syncinfo.xml")),
 ];
@@ -181,6 +184,11 @@ impl Provisioning {
             },
             "SIPDefault.cnf" => self.file(name.into(), self.sip_default()),
             "XMLDefault.cnf.xml" => self.file(name.into(), self.xml_default(phone)),
+            // Empty without rings: RINGLIST.DAT has no comment syntax.
+            "RINGLIST.DAT" => self.file(
+                name.into(),
+                self.render("RINGLIST.DAT", context! { rings => &self.site.rings }),
+            ),
             "dialplan.xml" => self.file(name.into(), self.dialplan()),
             _ => self.file(name.into(), self.syncinfo()),
         }
@@ -461,6 +469,8 @@ pub fn lint(name: &str, content: &str) -> Vec<String> {
             }
             Err(e) => problems.push(e.to_string()),
         }
+    } else if name == "RINGLIST.DAT" {
+        problems.extend(ring::lint(content));
     } else if !content.trim_start().starts_with('<') {
         problems.push("an XML file must start with an element".into());
     }
@@ -512,6 +522,7 @@ mod tests {
             },
             defaults: Vec::new(),
             dialplan: Vec::new(),
+            rings: Vec::new(),
             phones: vec![
                 phone("0018B9000040", Model::Cp7940, TargetProtocol::Sip, 2),
                 phone("0018B9000060", Model::Cp7960, TargetProtocol::Sip, 3),
@@ -552,6 +563,22 @@ mod tests {
         for name in ["SIPDefault.cnf", "dialplan.xml", "syncinfo.xml"] {
             insta::assert_snapshot!(name, text(provisioning.answer(name, None)));
         }
+    }
+
+    #[test]
+    fn ringlist_lists_the_rings_or_nothing() {
+        let empty = Provisioning::new(site(), None).unwrap();
+        assert_eq!(text(empty.answer("ringlist.dat", None)), "");
+        let mut site = site();
+        for (name, file) in [("Old phone", "rings/old-phone.raw"), ("Bell", "bell.raw")] {
+            let name = ring::RingName::new(name).unwrap();
+            site.rings.push(ring::Ring::new(name, file).unwrap());
+        }
+        let provisioning = Provisioning::new(site, None).unwrap();
+        insta::assert_snapshot!(
+            "RINGLIST.DAT",
+            text(provisioning.answer("RINGLIST.DAT", None))
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::clock::ClockSettings;
 use crate::load::LoadName;
 use crate::params::ParamValue;
 use crate::phone::{Mac, Model};
+use crate::ring::Ring;
 
 /// The protocol a phone should end up running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -173,6 +174,8 @@ pub struct Site {
     pub defaults: Params,
     pub dialplan: Vec<DialRule>,
     pub phones: Vec<Phone>,
+    /// RINGLIST.DAT, in order: the rings of the firmware folder's index.
+    pub rings: Vec<Ring>,
 }
 
 impl Site {

@@ -4,6 +4,7 @@ mod config;
 mod config_cmd;
 mod firmware_cmd;
 mod init_cmd;
+mod ring_cmd;
 mod serve_cmd;
 mod tftp_cmd;
 
@@ -27,6 +28,7 @@ enum Command {
     Tftp(tftp_cmd::TftpArgs),
     Config(config_cmd::ConfigArgs),
     Firmware(firmware_cmd::FirmwareArgs),
+    Ring(ring_cmd::RingArgs),
     Init(init_cmd::InitArgs),
     Serve(serve_cmd::ServeArgs),
     Render(serve_cmd::RenderArgs),
@@ -52,6 +54,7 @@ fn main() -> std::process::ExitCode {
         Command::Tftp(args) => tftp_cmd::run(args),
         Command::Config(args) => config_cmd::run(args, cli.config.as_deref()),
         Command::Firmware(args) => firmware_cmd::run(args),
+        Command::Ring(args) => ring_cmd::run(args, cli.config.as_deref()),
         Command::Init(args) => init_cmd::run(args),
         Command::Serve(args) => serve_cmd::serve(args, cli.config.as_deref()),
         Command::Render(args) => serve_cmd::render(args, cli.config.as_deref()),

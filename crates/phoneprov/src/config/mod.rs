@@ -8,6 +8,7 @@ mod wire;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use phoneprov_cisco::ring::{self, Ring, RingList};
 use phoneprov_cisco::site::Site;
 use phoneprov_server::TftpSettings;
 
@@ -131,15 +132,48 @@ pub fn load(path: &Path) -> anyhow::Result<Config> {
         .into());
     };
     secrets.save()?;
+    let firmware_dir = base.join(validated.firmware_dir);
+    let mut warnings = checker.warnings;
+    let mut site = validated.site;
+    site.rings = rings(&firmware_dir, &mut warnings)?;
     Ok(Config {
         path: path.to_path_buf(),
-        site: validated.site,
+        site,
         tftp: validated.tftp,
-        firmware_dir: base.join(validated.firmware_dir),
+        firmware_dir,
         state_dir,
         templates,
-        warnings: checker.warnings,
+        warnings,
     })
+}
+
+/// The rings of the firmware folder's index, for RINGLIST.DAT. A ring whose
+/// audio is missing or unplayable is left out, with a warning.
+fn rings(firmware_dir: &Path, warnings: &mut Vec<Problem>) -> anyhow::Result<Vec<Ring>> {
+    let list = RingList::load(firmware_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}\n    fix: correct it by hand (docs/rings.md), or move it away and import the rings again \
+             with `phoneprov ring import`"
+        )
+    })?;
+    let mut rings = Vec::new();
+    for ring in list.into_rings() {
+        match ring.check_audio(firmware_dir) {
+            Ok(_) => rings.push(ring),
+            Err(problem) => warnings.push(Problem {
+                line: None,
+                key: format!("{} ring {:?}", ring::INDEX, ring.name().as_str()),
+                problem: format!("{problem}; it is left out of RINGLIST.DAT"),
+                fix: format!(
+                    "import it again (`phoneprov ring import FILE.wav --name {:?} --force`) or \
+                     remove it (`phoneprov ring remove {:?}`)",
+                    ring.name().as_str(),
+                    ring.name().as_str()
+                ),
+            }),
+        }
+    }
+    Ok(rings)
 }
 
 /// Where observed state and generated secrets live: `state_dir` from the

@@ -170,6 +170,8 @@ pub fn validate(
         defaults,
         dialplan,
         phones,
+        // Filled by `config::load` from the firmware folder's ring index.
+        rings: Vec::new(),
     };
     (checker.errors.is_empty()).then(|| Validated {
         site,
