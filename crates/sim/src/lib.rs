@@ -1,1 +1,53 @@
-//! placeholder
+//! Simulated Cisco 7940/7960 phones, for tests, the demo and load benchmarks.
+//!
+//! A simulated phone talks to phoneprov over the wire like a real one, using
+//! the protocol crates' client state machines; it never links the server.
+//! So far this holds what a phone fetches over TFTP when it boots SIP 8.12;
+//! the `tftp-storm` binary makes a thousand of them boot at once.
+
+/// The phone's MAC address as it appears in file names: twelve upper-case hex
+/// digits. Simulated phone `index` (from 1) gets `0018B9` (a Cisco OUI)
+/// followed by the index in six hex digits, e.g. 1 → `0018B9000001`.
+pub fn phone_mac(index: u32) -> String {
+    format!("0018B9{:06X}", index & 0xFF_FFFF)
+}
+
+/// The SIP 8.12 load of a 7940/7960: the `.loads` descriptor and its two images.
+pub const SIP_8_12_IMAGES: [&str; 3] =
+    ["P0S3-8-12-00.loads", "P003-8-12-00.sbn", "P0S3-8-12-00.sb2"];
+
+/// What a 7940/7960 on SIP 8.12 fetches over TFTP when it boots, in the order
+/// it asks: the shared and its own configuration, the XML defaults, then the
+/// load named in the configuration (a phone that is already on it stops
+/// there; one being upgraded, as here, goes on to the images).
+pub fn sip_8_12_boot_set(mac: &str) -> Vec<String> {
+    let mut files = vec![
+        "SIPDefault.cnf".to_string(),
+        format!("SIP{mac}.cnf"),
+        "XMLDefault.cnf.xml".to_string(),
+    ];
+    files.extend(SIP_8_12_IMAGES.iter().map(|name| name.to_string()));
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_set_is_in_phone_order() {
+        let mac = phone_mac(0x2A);
+        assert_eq!(mac, "0018B900002A");
+        assert_eq!(
+            sip_8_12_boot_set(&mac),
+            [
+                "SIPDefault.cnf",
+                "SIP0018B900002A.cnf",
+                "XMLDefault.cnf.xml",
+                "P0S3-8-12-00.loads",
+                "P003-8-12-00.sbn",
+                "P0S3-8-12-00.sb2",
+            ]
+        );
+    }
+}
