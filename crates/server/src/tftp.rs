@@ -6,7 +6,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use phoneprov_tftp::{
     negotiate, ErrorCode, FileSource, Mode, Outcome, Packet, Printable, ReadTransfer, RequestName,
@@ -82,6 +82,12 @@ pub struct TftpServer {
     running: Arc<Mutex<Running>>,
 }
 
+/// Receive buffer asked for on the listening socket. A boot storm sends a
+/// thousand RRQs within a millisecond; with Linux's default (208 KiB, about
+/// 270 small datagrams) the rest are dropped and those phones wait a whole
+/// retry interval. The kernel caps the request at `net.core.rmem_max`.
+const LISTENER_RECV_BUFFER: usize = 4 << 20;
+
 impl TftpServer {
     /// Binds the listening socket.
     pub fn bind(
@@ -101,6 +107,9 @@ impl TftpServer {
                 format!("cannot listen on {}: {e}{hint}", settings.bind),
             )
         })?;
+        if let Err(e) = socket2::SockRef::from(&socket).set_recv_buffer_size(LISTENER_RECV_BUFFER) {
+            debug!("tftp listener: cannot enlarge the receive buffer: {e}");
+        }
         Ok(TftpServer {
             socket,
             settings,
@@ -418,6 +427,13 @@ async fn drive(socket: &UdpSocket, transfer: &mut ReadTransfer) {
     let mut out = Vec::with_capacity(1600);
     // Only ACKs and ERRORs arrive here; a longer ERROR text is cut, harmlessly.
     let mut incoming = [0u8; 1024];
+    // One timer for the whole transfer. Each ACK moves the transfer's deadline
+    // later, so re-arming the timer for every block (a timer-wheel removal and
+    // insertion each) is wasted work: the timer stays armed at the earlier
+    // instant, and when it fires early, `handle_timeout` finds nothing due and
+    // the timer is re-armed at the current deadline. (Armed on the first pass.)
+    let timer = tokio::time::sleep(Duration::MAX);
+    tokio::pin!(timer);
     loop {
         while let Some(to) = transfer.poll_transmit(&mut out) {
             if let Err(e) = socket.send_to(&out, to).await {
@@ -427,13 +443,17 @@ async fn drive(socket: &UdpSocket, transfer: &mut ReadTransfer) {
         let Some(deadline) = transfer.poll_timeout() else {
             return;
         };
+        let deadline = tokio::time::Instant::from(deadline);
+        if timer.is_elapsed() || deadline < timer.deadline() {
+            timer.as_mut().reset(deadline);
+        }
         tokio::select! {
             received = socket.recv_from(&mut incoming) => {
                 if let Ok((len, from)) = received {
                     transfer.handle_datagram(from, &incoming[..len], Instant::now());
                 }
             }
-            _ = tokio::time::sleep_until(deadline.into()) => transfer.handle_timeout(Instant::now()),
+            () = &mut timer => transfer.handle_timeout(Instant::now()),
         }
     }
 }
