@@ -12,6 +12,8 @@ use phoneprov_cisco::firmware::import::{self, ImportError, Outcome, Progress};
 use phoneprov_cisco::firmware::{Catalog, Load};
 use phoneprov_cisco::{Era, Protocol};
 
+use crate::firmware_dir::FirmwareDirArg;
+
 /// Import Cisco 7940/7960 firmware and list what the firmware folder holds.
 ///
 /// Firmware is Cisco's: download the packages with your own Cisco account
@@ -43,7 +45,7 @@ enum FirmwareCommand {
 #[derive(Args)]
 struct ImportArgs {
     #[command(flatten)]
-    dir: DirArg,
+    dir: FirmwareDirArg,
     /// Replace files in the folder whose content differs from the import.
     #[arg(long)]
     force: bool,
@@ -57,31 +59,18 @@ struct ImportArgs {
 #[derive(Args)]
 struct ListArgs {
     #[command(flatten)]
-    dir: DirArg,
+    dir: FirmwareDirArg,
 }
 
-#[derive(Args)]
-struct DirArg {
-    /// The firmware folder (the one served over TFTP) [default: ./firmware]
-    #[arg(long, value_name = "DIR")]
-    dir: Option<PathBuf>,
-}
-
-impl DirArg {
-    fn resolve(self) -> PathBuf {
-        self.dir.unwrap_or_else(|| PathBuf::from("firmware"))
-    }
-}
-
-pub fn run(args: FirmwareArgs) -> anyhow::Result<()> {
+pub fn run(args: FirmwareArgs, explicit_config: Option<&Path>) -> anyhow::Result<()> {
     match args.command {
-        FirmwareCommand::Import(args) => run_import(args),
-        FirmwareCommand::List(args) => run_list(args),
+        FirmwareCommand::Import(args) => run_import(args, explicit_config),
+        FirmwareCommand::List(args) => run_list(args, explicit_config),
     }
 }
 
-fn run_import(args: ImportArgs) -> anyhow::Result<()> {
-    let dir = args.dir.resolve();
+fn run_import(args: ImportArgs, explicit_config: Option<&Path>) -> anyhow::Result<()> {
+    let dir = args.dir.resolve(explicit_config)?;
     let mut progress = Bar::new();
     let mut imported = Vec::new();
     let mut failed = 0;
@@ -169,8 +158,8 @@ fn summary(load: &Load) -> String {
     )
 }
 
-fn run_list(args: ListArgs) -> anyhow::Result<()> {
-    let dir = args.dir.resolve();
+fn run_list(args: ListArgs, explicit_config: Option<&Path>) -> anyhow::Result<()> {
+    let dir = args.dir.resolve(explicit_config)?;
     if !dir.exists() {
         bail!(
             "the firmware folder {} does not exist yet; import Cisco's packages with \

@@ -3,6 +3,7 @@
 mod config;
 mod config_cmd;
 mod firmware_cmd;
+mod firmware_dir;
 mod init_cmd;
 mod ring_cmd;
 mod serve_cmd;
@@ -53,7 +54,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Tftp(args) => tftp_cmd::run(args),
         Command::Config(args) => config_cmd::run(args, cli.config.as_deref()),
-        Command::Firmware(args) => firmware_cmd::run(args),
+        Command::Firmware(args) => firmware_cmd::run(args, cli.config.as_deref()),
         Command::Ring(args) => ring_cmd::run(args, cli.config.as_deref()),
         Command::Init(args) => init_cmd::run(args),
         Command::Serve(args) => serve_cmd::serve(args, cli.config.as_deref()),

@@ -3,11 +3,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use phoneprov_cisco::ring::{self, RingList, RATE};
 
-use crate::config;
+use crate::firmware_dir::FirmwareDirArg;
 
 /// Make custom rings from recordings and manage the phones' ring list.
 ///
@@ -45,14 +44,14 @@ struct ImportArgs {
     #[arg(long)]
     force: bool,
     #[command(flatten)]
-    dir: DirArg,
+    dir: FirmwareDirArg,
 }
 
 /// Show the rings with their duration and size.
 #[derive(Args)]
 struct ListArgs {
     #[command(flatten)]
-    dir: DirArg,
+    dir: FirmwareDirArg,
 }
 
 /// Take a ring off the ring list and delete its audio.
@@ -61,29 +60,7 @@ struct RemoveArgs {
     /// The ring's name (any case).
     name: String,
     #[command(flatten)]
-    dir: DirArg,
-}
-
-#[derive(Args)]
-struct DirArg {
-    /// The firmware folder [default: the one phoneprov.toml names when there
-    /// is one, else ./firmware]
-    #[arg(long, value_name = "DIR")]
-    dir: Option<PathBuf>,
-}
-
-impl DirArg {
-    fn resolve(self, explicit_config: Option<&Path>) -> anyhow::Result<PathBuf> {
-        if let Some(dir) = self.dir {
-            return Ok(dir);
-        }
-        let Ok(path) = config::locate(explicit_config) else {
-            return Ok(PathBuf::from("firmware"));
-        };
-        let config =
-            config::load(&path).context("finding the firmware folder (or give it with --dir)")?;
-        Ok(config.firmware_dir)
-    }
+    dir: FirmwareDirArg,
 }
 
 pub fn run(args: RingArgs, explicit_config: Option<&Path>) -> anyhow::Result<()> {
