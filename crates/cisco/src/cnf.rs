@@ -23,46 +23,54 @@ pub struct CnfError {
 
 /// Parses a whole file; the first malformed line is an error.
 pub fn parse(text: &str) -> Result<Vec<Entry>, CnfError> {
-    let mut entries = Vec::new();
-    for (index, raw) in text.lines().enumerate() {
-        let line = index + 1;
-        let error = |problem: &str| CnfError {
-            line,
-            problem: problem.to_string(),
-        };
-        let content = raw.trim_end_matches('\r').trim();
-        if content.is_empty() || content.starts_with('#') || content.starts_with(';') {
-            continue;
-        }
-        let (name, rest) = content
-            .split_once(':')
-            .ok_or_else(|| error("expected name: value"))?;
-        let name = name.trim();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(error("a parameter name holds only letters, digits and _"));
-        }
-        let rest = rest.trim_start();
-        let (value, quoted) = if let Some(inner) = rest.strip_prefix('"') {
-            let end = inner
-                .find('"')
-                .ok_or_else(|| error("the quoted value has no closing quote"))?;
-            let after = inner[end + 1..].trim();
-            if !after.is_empty() && !after.starts_with(';') && !after.starts_with('#') {
-                return Err(error("unexpected text after the quoted value"));
-            }
-            (inner[..end].to_string(), true)
-        } else {
-            let end = rest.find([';', '#']).unwrap_or(rest.len());
-            (rest[..end].trim().to_string(), false)
-        };
-        entries.push(Entry {
-            line,
-            name: name.to_string(),
-            value,
-            quoted,
-        });
+    parse_lines(text).collect()
+}
+
+/// Parses each line on its own: an entry or the line's error, for readers
+/// of hand-made files that keep going past a bad line. Blank and comment
+/// lines yield nothing.
+pub fn parse_lines(text: &str) -> impl Iterator<Item = Result<Entry, CnfError>> + '_ {
+    text.lines()
+        .enumerate()
+        .filter_map(|(index, raw)| parse_line(index + 1, raw).transpose())
+}
+
+fn parse_line(line: usize, raw: &str) -> Result<Option<Entry>, CnfError> {
+    let error = |problem: &str| CnfError {
+        line,
+        problem: problem.to_string(),
+    };
+    let content = raw.trim_end_matches('\r').trim();
+    if content.is_empty() || content.starts_with('#') || content.starts_with(';') {
+        return Ok(None);
     }
-    Ok(entries)
+    let (name, rest) = content
+        .split_once(':')
+        .ok_or_else(|| error("expected name: value"))?;
+    let name = name.trim();
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(error("a parameter name holds only letters, digits and _"));
+    }
+    let rest = rest.trim_start();
+    let (value, quoted) = if let Some(inner) = rest.strip_prefix('"') {
+        let end = inner
+            .find('"')
+            .ok_or_else(|| error("the quoted value has no closing quote"))?;
+        let after = inner[end + 1..].trim();
+        if !after.is_empty() && !after.starts_with(';') && !after.starts_with('#') {
+            return Err(error("unexpected text after the quoted value"));
+        }
+        (inner[..end].to_string(), true)
+    } else {
+        let end = rest.find([';', '#']).unwrap_or(rest.len());
+        (rest[..end].trim().to_string(), false)
+    };
+    Ok(Some(Entry {
+        line,
+        name: name.to_string(),
+        value,
+        quoted,
+    }))
 }
 
 #[cfg(test)]
@@ -104,5 +112,14 @@ mod tests {
             .contains("closing quote"));
         assert!(parse("na me: 1").is_err());
         assert!(parse("x: \"a\" b").is_err());
+    }
+
+    #[test]
+    fn each_line_on_its_own() {
+        let results: Vec<_> = parse_lines("a: 1\nnot a setting\n# c\nb : \"2\"\n").collect();
+        assert_eq!(results.len(), 3);
+        assert_eq!(results[0].as_ref().unwrap().name, "a");
+        assert_eq!(results[1].as_ref().unwrap_err().line, 2);
+        assert_eq!(results[2].as_ref().unwrap().value, "2");
     }
 }

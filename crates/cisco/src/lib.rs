@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod cnf;
+pub mod export;
 pub mod files;
 pub mod firmware;
 pub mod load;

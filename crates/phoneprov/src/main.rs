@@ -2,8 +2,10 @@
 
 mod config;
 mod config_cmd;
+mod export_cmd;
 mod firmware_cmd;
 mod firmware_dir;
+mod import_cmd;
 mod init_cmd;
 mod ring_cmd;
 mod serve_cmd;
@@ -33,6 +35,8 @@ enum Command {
     Init(init_cmd::InitArgs),
     Serve(serve_cmd::ServeArgs),
     Render(serve_cmd::RenderArgs),
+    Export(export_cmd::ExportArgs),
+    ImportTftp(import_cmd::ImportArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -59,6 +63,8 @@ fn main() -> std::process::ExitCode {
         Command::Init(args) => init_cmd::run(args),
         Command::Serve(args) => serve_cmd::serve(args, cli.config.as_deref()),
         Command::Render(args) => serve_cmd::render(args, cli.config.as_deref()),
+        Command::Export(args) => export_cmd::run(args, cli.config.as_deref()),
+        Command::ImportTftp(args) => import_cmd::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

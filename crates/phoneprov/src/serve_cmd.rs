@@ -43,7 +43,7 @@ pub struct RenderArgs {
 }
 
 /// Loads the config and builds the resolver every service shares.
-fn phone_files(config: &Config) -> anyhow::Result<PhoneFiles> {
+pub(crate) fn phone_files(config: &Config) -> anyhow::Result<PhoneFiles> {
     let provisioning = Provisioning::new(config.site.clone(), config.templates.as_deref())
         .context("phoneprov.toml is valid, but its files cannot be generated")?;
     let firmware = FirmwareStore::open(&config.firmware_dir).with_context(|| {
@@ -59,7 +59,7 @@ fn phone_files(config: &Config) -> anyhow::Result<PhoneFiles> {
     ))
 }
 
-fn print_warnings(config: &Config) {
+pub(crate) fn print_warnings(config: &Config) {
     for warning in &config.warnings {
         eprintln!("warning: {}:{warning}", config.path.display());
     }
