@@ -8,6 +8,7 @@ mod wire;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use phoneprov_cisco::firmware::Catalog;
 use phoneprov_cisco::ring::{self, Ring, RingList};
 use phoneprov_cisco::site::Site;
 use phoneprov_server::TftpSettings;
@@ -120,8 +121,21 @@ pub fn load(path: &Path) -> anyhow::Result<Config> {
     };
     let state_dir = state_dir(base, file.server.state_dir.as_deref());
     let templates = file.server.templates.as_ref().map(|dir| base.join(dir));
+    let firmware_dir = base.join(file.firmware.dir.as_deref().unwrap_or("firmware"));
+    let catalog = match Catalog::scan(&firmware_dir) {
+        Ok(catalog) => Some(catalog),
+        Err(e) => {
+            checker.warn(
+                None,
+                "firmware.dir",
+                e.to_string(),
+                "create it and import Cisco's load files (`phoneprov firmware import FILE.zip`)",
+            );
+            None
+        }
+    };
     let mut secrets = Secrets::open(&state_dir)?;
-    let validated = validate::validate(file, &mut checker, &mut |mac, line| {
+    let validated = validate::validate(file, &mut checker, catalog.as_ref(), &mut |mac, line| {
         secrets.password(mac, line)
     });
     let Some(validated) = validated else {
@@ -132,7 +146,6 @@ pub fn load(path: &Path) -> anyhow::Result<Config> {
         .into());
     };
     secrets.save()?;
-    let firmware_dir = base.join(validated.firmware_dir);
     let mut warnings = checker.warnings;
     let mut site = validated.site;
     site.rings = rings(&firmware_dir, &mut warnings)?;
@@ -251,9 +264,15 @@ model = "7940"
 lines = [{ name = "1001", password = "s3cret" }, { name = "1002" }]
 "#;
 
-    /// Loads `text` as phoneprov.toml in a fresh folder.
+    /// Loads `text` as phoneprov.toml in a fresh folder whose firmware
+    /// folder holds the SIP 8.12 load (names only; the bytes do not matter).
     fn load_text(text: &str) -> (tempfile::TempDir, anyhow::Result<Config>) {
         let dir = tempfile::tempdir().unwrap();
+        let firmware = dir.path().join("firmware");
+        std::fs::create_dir(&firmware).unwrap();
+        for file in ["P0S3-8-12-00.loads", "P0S3-8-12-00.sb2", "P003-8-12-00.sbn"] {
+            std::fs::write(firmware.join(file), file).unwrap();
+        }
         let path = dir.path().join("phoneprov.toml");
         std::fs::write(&path, text).unwrap();
         let loaded = load(&path);
@@ -356,6 +375,41 @@ lines = [{ name = "1001", password = "s3cret" }, { name = "1002" }]
         let p = problem("[site]\nname = \"x\"\n[server]\n");
         assert_eq!(p.key, "address");
         assert!(p.problem.contains("required"));
+    }
+
+    #[test]
+    fn image_not_in_the_catalog_is_a_warning_that_says_how_to_import() {
+        let (_dir, loaded) = load_text(&GOOD.replace("P0S3-8-12-00", "P0S3-8-11-00"));
+        let config = loaded.unwrap();
+        assert_eq!(config.warnings.len(), 1);
+        let warning = &config.warnings[0];
+        assert_eq!(
+            (warning.line, warning.key.as_str()),
+            (Some(8), "firmware.sip")
+        );
+        assert!(warning
+            .problem
+            .contains("P0S3-8-11-00 is not in the firmware folder"));
+        assert!(
+            warning.fix.contains("phoneprov firmware import"),
+            "{}",
+            warning.fix
+        );
+    }
+
+    #[test]
+    fn incomplete_load_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("firmware")).unwrap();
+        std::fs::write(dir.path().join("firmware/P0S3-8-12-00.loads"), "x").unwrap();
+        std::fs::write(dir.path().join("phoneprov.toml"), GOOD).unwrap();
+        let errors = load(&dir.path().join("phoneprov.toml")).err().unwrap();
+        let errors = errors.downcast::<ConfigErrors>().unwrap();
+        let p = &errors.problems[0];
+        assert_eq!(p.key, "firmware.sip");
+        assert!(p.problem.contains("P0S3-8-12-00.sb2"), "{}", p.problem);
+        assert!(p.problem.contains("P003-8-12-00.sbn"), "{}", p.problem);
+        assert!(p.fix.contains("Protocol Application Invalid"), "{}", p.fix);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
 use phoneprov_cisco::clock::ClockSettings;
+use phoneprov_cisco::firmware::Catalog;
 use phoneprov_cisco::load::{LoadName, Protocol};
 use phoneprov_cisco::params::{self, RawValue};
 use phoneprov_cisco::site::{
@@ -24,8 +25,6 @@ use super::Problem;
 pub struct Validated {
     pub site: Site,
     pub tftp: TftpSettings,
-    /// As written (relative paths are relative to the config file).
-    pub firmware_dir: String,
 }
 
 /// Collects the problems of one file.
@@ -79,7 +78,7 @@ impl<'a> Checker<'a> {
         self.errors.push(problem);
     }
 
-    fn warn(
+    pub fn warn(
         &mut self,
         at: Option<Range<usize>>,
         key: &str,
@@ -113,6 +112,7 @@ impl<'a> Checker<'a> {
 pub fn validate(
     file: wire::File,
     checker: &mut Checker<'_>,
+    catalog: Option<&Catalog>,
     password_for: &mut dyn FnMut(Mac, &str) -> Secret,
 ) -> Option<Validated> {
     let server = checker.parse(
@@ -127,7 +127,7 @@ pub fn validate(
     );
     let tftp = tftp_settings(&file.tftp, checker);
     let sip = sip_target(&file.sip, checker);
-    let firmware = firmware_targets(&file.firmware, checker);
+    let firmware = firmware_targets(&file.firmware, catalog, checker);
     let defaults = params(&file.defaults, "defaults", checker);
     let dialplan = file
         .dialplan
@@ -176,11 +176,6 @@ pub fn validate(
     (checker.errors.is_empty()).then(|| Validated {
         site,
         tftp: tftp.unwrap_or_default(),
-        firmware_dir: file
-            .firmware
-            .dir
-            .clone()
-            .unwrap_or_else(|| "firmware".into()),
     })
 }
 
@@ -290,6 +285,7 @@ fn load(
     value: &Spanned<String>,
     key: &str,
     protocol: Protocol,
+    catalog: Option<&Catalog>,
     checker: &mut Checker<'_>,
 ) -> Option<LoadName> {
     let load = checker.parse(
@@ -307,22 +303,39 @@ fn load(
         );
         return None;
     }
+    match catalog.map(|catalog| catalog.load(load.as_str())) {
+        Some(Some(found)) if !found.is_complete() => checker.error(
+            Some(value.span()),
+            key,
+            format!("{load} is incomplete in the firmware folder: {} missing", found.missing.join(", ")),
+            "import Cisco's whole package for it (`phoneprov firmware import FILE.zip`): a phone given half a load can \
+             rewrite its loader and then find no application (\"Protocol Application Invalid\")",
+        ),
+        Some(None) => checker.warn(
+            Some(value.span()),
+            key,
+            format!("{load} is not in the firmware folder"),
+            "import it (`phoneprov firmware import FILE.zip`); until then, phones told to run it keep their current firmware",
+        ),
+        _ => {}
+    }
     Some(load)
 }
 
 fn firmware_targets(
     section: &wire::FirmwareSection,
+    catalog: Option<&Catalog>,
     checker: &mut Checker<'_>,
 ) -> Option<FirmwareTargets> {
     let mut targets = FirmwareTargets {
         sip: section
             .sip
             .as_ref()
-            .and_then(|v| load(v, "firmware.sip", Protocol::Sip, checker)),
+            .and_then(|v| load(v, "firmware.sip", Protocol::Sip, catalog, checker)),
         sccp: section
             .sccp
             .as_ref()
-            .and_then(|v| load(v, "firmware.sccp", Protocol::Sccp, checker)),
+            .and_then(|v| load(v, "firmware.sccp", Protocol::Sccp, catalog, checker)),
         ..FirmwareTargets::default()
     };
     if let Some(os79xx) = &section.os79xx {
@@ -347,11 +360,11 @@ fn firmware_targets(
         entry.sip = loads
             .sip
             .as_ref()
-            .and_then(|v| load(v, &format!("{key}.sip"), Protocol::Sip, checker));
+            .and_then(|v| load(v, &format!("{key}.sip"), Protocol::Sip, catalog, checker));
         entry.sccp = loads
             .sccp
             .as_ref()
-            .and_then(|v| load(v, &format!("{key}.sccp"), Protocol::Sccp, checker));
+            .and_then(|v| load(v, &format!("{key}.sccp"), Protocol::Sccp, catalog, checker));
     }
     Some(targets)
 }
