@@ -1,0 +1,248 @@
+//! The server's life: graceful shutdown with a transfer under way, the
+//! second Ctrl-C, SIGTERM, the data-port range, the per-client and total
+//! transfer caps, and start-up errors that say what is wrong.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{
+    assert_exit, assert_file, assert_same, client, require, run_binary, wire, Raw, Server, Tree,
+};
+
+/// Waits (bounded) until `path` holds at least `len` bytes.
+fn wait_for_size(path: &std::path::Path, len: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::metadata(path).map_or(0, |m| m.len()) < len {
+        assert!(
+            Instant::now() < deadline,
+            "{} never reached {len} bytes",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// SIGINT during a 40 MiB download at 512-byte blocks: the download still
+/// completes byte for byte, then the server prints "stopped" and exits 0.
+#[test]
+fn sigint_lets_a_running_transfer_finish() {
+    if !require("curl") {
+        return;
+    }
+    let tree = Tree::new();
+    let content = tree.random("40M.bin", 40 << 20);
+    let server = Server::start(&tree.root(), &[]);
+    let out = tree.out("40M.bin");
+    let url = format!("tftp://127.0.0.1:{}/40M.bin", server.port());
+    // --limit-rate keeps the download running for seconds, so the signal
+    // surely lands in the middle of it.
+    let curl = client(
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "110",
+            "--limit-rate",
+            "8M",
+            "-o",
+            out.to_str().unwrap(),
+            &url,
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("starting curl");
+    wait_for_size(&out, 1 << 20);
+    let mark = server.mark();
+    server.signal("INT");
+    let stopping = server.wait_text(
+        mark,
+        "phoneprov tftp: stopping; letting running transfers finish",
+    );
+    let output = curl.wait_with_output().unwrap();
+    assert_exit(&output, 0, "curl across the shutdown");
+    assert_file(&out, &content, "curl across the shutdown");
+    let lines = server.stop_after_signal();
+    let at = |text: &str| lines.iter().position(|l| l.contains(text)).unwrap();
+    assert!(
+        at(&stopping) < at("40M.bin  sent 40.0 MiB in 81921 blocks"),
+        "the transfer was not running when the signal came:\n{}",
+        lines.join("\n")
+    );
+    assert_eq!(lines.last().unwrap(), "phoneprov tftp: stopped");
+}
+
+#[test]
+fn sigterm_stops_gracefully() {
+    let tree = Tree::new();
+    let server = Server::start(&tree.root(), &[]);
+    server.signal("TERM");
+    let lines = server.stop_after_signal();
+    assert_eq!(lines.last().unwrap(), "phoneprov tftp: stopped");
+}
+
+/// A second Ctrl-C while a transfer still runs quits at once, with 130.
+#[test]
+fn second_sigint_quits_at_once() {
+    let tree = Tree::new();
+    tree.random("medium.bin", 3000);
+    // A long timeout keeps the unacknowledged transfer alive.
+    let mut server = Server::start(&tree.root(), &["--timeout", "60"]);
+    let raw = Raw::new(server.addr);
+    raw.send(&wire::rrq(b"medium.bin", "octet", &[]));
+    raw.recv();
+    server.signal("INT");
+    server.wait_text(0, "phoneprov tftp: stopping");
+    // The transfer holds the server up...
+    assert!(
+        server.running(),
+        "the server quit with a transfer under way"
+    );
+    // ...until the second signal. (Sent until it takes, in case one lands
+    // in the instant between the two waits of the signal task.)
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        server.signal("INT");
+        if let Some(status) = server.exited_within(Duration::from_millis(200)) {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a second SIGINT did not stop the server"
+        );
+    };
+    assert_eq!(status.code(), Some(130), "exit status {status}");
+    server.wait_text(0, "phoneprov tftp: quitting with transfers unfinished");
+}
+
+/// `--data-ports` puts every transfer on a port of the range.
+#[test]
+fn data_ports_put_transfers_in_the_range() {
+    let tree = Tree::new();
+    let content = tree.random("medium.bin", 3000);
+    let server = Server::start(&tree.root(), &["--data-ports", "50000-50009"]);
+    // Five transfers at once, so five different ports of the range.
+    let clients: Vec<Raw> = (0..5).map(|_| Raw::new(server.addr)).collect();
+    let firsts: Vec<_> = clients
+        .iter()
+        .map(|raw| raw.request(&wire::rrq(b"medium.bin", "octet", &[])))
+        .collect();
+    let mut ports: Vec<u16> = firsts.iter().map(|(_, from)| from.port()).collect();
+    for port in &ports {
+        assert!(
+            (50000..=50009).contains(port),
+            "a transfer came from port {port}"
+        );
+    }
+    ports.sort();
+    ports.dedup();
+    assert_eq!(ports.len(), 5, "two running transfers shared a port");
+    for (raw, (first, from)) in clients.iter().zip(firsts) {
+        let fetched = raw.fetch_from(first, from);
+        assert_same(
+            &fetched.data,
+            &content,
+            "download through the data-port range",
+        );
+    }
+    server.stop();
+}
+
+/// With a cap of one transfer, a second RRQ gets no reply while the first
+/// transfer runs (the server prints why), and is served once it is over.
+fn second_request_waits(args: &[&str], busy: &str) {
+    let tree = Tree::new();
+    let content = tree.random("medium.bin", 3000);
+    let server = Server::start(&tree.root(), args);
+    let request = wire::rrq(b"medium.bin", "octet", &[]);
+    let first = Raw::new(server.addr);
+    let (data1, tid) = first.request(&request);
+    // DATA 1 is unacknowledged: the first transfer runs.
+    let second = Raw::new(server.addr);
+    let mark = server.mark();
+    second.send(&request);
+    server.wait_request(mark, "medium.bin", &format!("DROPPED, BUSY ({busy})"));
+    second.expect_silence("an RRQ over the cap");
+    let fetched = first.fetch_from(data1, tid);
+    assert_same(&fetched.data, &content, "the first transfer");
+    server.wait_request(mark, "medium.bin", "sent ");
+    // The phone retries, and now it is served.
+    let fetched = second.fetch(&request);
+    assert_same(&fetched.data, &content, "the second transfer, retried");
+    server.stop();
+}
+
+#[test]
+fn max_per_client_holds_back_a_second_transfer() {
+    second_request_waits(
+        &["--max-per-client", "1"],
+        "this client already has 1 transfers running (max_per_client)",
+    );
+}
+
+#[test]
+fn max_transfers_holds_back_a_second_transfer() {
+    second_request_waits(
+        &["--max-transfers", "1"],
+        "1 transfers already running (max_transfers)",
+    );
+}
+
+#[test]
+fn port_in_use_is_a_clear_error() {
+    let tree = Tree::new();
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = run_binary(&[
+        "tftp",
+        "--root",
+        tree.root().to_str().unwrap(),
+        "--bind",
+        &addr,
+    ]);
+    assert_exit(&output, 1, "phoneprov on a port in use");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}: Address already in use")),
+        "{stderr}"
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "it claimed to serve: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+#[test]
+fn missing_root_is_a_clear_error() {
+    let output = run_binary(&[
+        "tftp",
+        "--root",
+        "/nonexistent/phoneprov-firmware",
+        "--bind",
+        "127.0.0.1:0",
+    ]);
+    assert_exit(&output, 1, "phoneprov with a missing root");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot open /nonexistent/phoneprov-firmware: No such file or directory"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn root_that_is_a_file_is_a_clear_error() {
+    let tree = Tree::new();
+    tree.write("file.txt", b"x");
+    let root = tree.root().join("file.txt");
+    let output = run_binary(&[
+        "tftp",
+        "--root",
+        root.to_str().unwrap(),
+        "--bind",
+        "127.0.0.1:0",
+    ]);
+    assert_exit(&output, 1, "phoneprov with a file as root");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("file.txt is not a directory"), "{stderr}");
+}

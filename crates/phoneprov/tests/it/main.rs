@@ -1,0 +1,15 @@
+//! System tests of `phoneprov tftp`: the real binary on loopback, driven by
+//! real TFTP clients (tftp-hpa, atftp, curl, busybox) and by raw UDP.
+//!
+//! Run with `cargo test -p phoneprov --test it`. Tests that need a client
+//! binary skip with a message when it is missing, and fail instead when
+//! PHONEPROV_REQUIRE_PEERS=1 (as CI sets it).
+
+mod harness;
+
+mod atftp;
+mod clients;
+mod firmware;
+mod freebsd;
+mod lifecycle;
+mod refusals;
