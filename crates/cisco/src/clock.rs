@@ -58,7 +58,7 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
-use crate::params::{edit_distance, RawValue};
+use crate::params::{edit_distance, RawValue, MONTHS, WEEKDAYS};
 
 /// The `time_zone` abbreviation the phone is given for each standard UTC
 /// offset, in minutes east of UTC. One name per offset; the phone only needs
@@ -86,34 +86,6 @@ pub const ABBREVIATIONS: &[(i32, &str)] = &[
     (9 * 60 + 30, "ACST"),
     (10 * 60, "AEST"),
     (12 * 60, "NZST"),
-];
-
-/// Month names as the phone's parameter table spells them.
-const MONTH_NAMES: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
-/// Weekday names, Monday first (chrono's order). Cisco: "case-sensitive and
-/// should be typed as cited".
-const WEEKDAY_NAMES: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
 ];
 
 /// `dst_offset` and the start and stop rules of one year.
@@ -373,12 +345,15 @@ impl ClockChange {
     }
 }
 
+/// The month's full name, as the parameter table spells it (its first twelve).
 fn month_name(month: u32) -> &'static str {
-    MONTH_NAMES[month as usize - 1]
+    MONTHS[month as usize - 1]
 }
 
+/// The weekday's full name (the table's first seven, Sunday first). Cisco:
+/// "case-sensitive and should be typed as cited".
 fn weekday_name(weekday: Weekday) -> &'static str {
-    WEEKDAY_NAMES[weekday.num_days_from_monday() as usize]
+    WEEKDAYS[weekday.num_days_from_sunday() as usize]
 }
 
 fn days_in_month(year: i32, month: u32) -> u32 {

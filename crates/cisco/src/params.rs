@@ -113,7 +113,9 @@ const FEATURE: Kind = Kind::Feature;
 const SWITCH: Kind = Kind::Switch;
 const PORT: Kind = Kind::Number { min: 1, max: 65535 };
 const TEXT: Kind = Kind::Text { max: None };
-const MONTHS: &[&str] = &[
+/// Month names the phone takes: the full names in calendar order, then the
+/// short ones.
+pub(crate) const MONTHS: &[&str] = &[
     "January",
     "February",
     "March",
@@ -138,7 +140,8 @@ const MONTHS: &[&str] = &[
     "Nov",
     "Dec",
 ];
-const WEEKDAYS: &[&str] = &[
+/// Weekday names the phone takes: the full names from Sunday, then the short ones.
+pub(crate) const WEEKDAYS: &[&str] = &[
     "Sunday",
     "Monday",
     "Tuesday",
