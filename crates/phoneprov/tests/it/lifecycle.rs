@@ -246,3 +246,96 @@ fn root_that_is_a_file_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("file.txt is not a directory"), "{stderr}");
 }
+
+/// A client's timeout option is used as a fixed interval (RFC 2349), and an
+/// unanswered transfer is given up after `--retries` resends with an ERROR.
+/// The server's own timeout is 20 s here, longer than any wait of the
+/// harness: each resend coming at all shows the client's 1 s was used.
+#[test]
+fn negotiated_timeout_is_a_fixed_interval_and_retries_are_bounded() {
+    let tree = Tree::new();
+    tree.random("medium.bin", 3000);
+    let server = Server::start(&tree.root(), &["--timeout", "20", "--retries", "5"]);
+    let raw = Raw::new(server.addr);
+    let mark = server.mark();
+    let (oack, tid) = raw.request(&wire::rrq(b"medium.bin", "octet", &[("timeout", "1")]));
+    assert_same(&oack, &wire::oack(&[("timeout", "1")]), "the OACK");
+    for resend in 1..=5 {
+        let (again, from) = raw.recv();
+        assert_same(&again, &oack, &format!("OACK resend {resend}"));
+        assert_eq!(from, tid);
+    }
+    let (last, from) = raw.recv();
+    assert_same(
+        &last,
+        &wire::error(0, b"Timed out waiting for ACK"),
+        "after the last resend",
+    );
+    assert_eq!(from, tid);
+    raw.expect_silence("a packet after the transfer was given up");
+    server.wait_request(mark, "medium.bin", "TIMED OUT after 0 of 2.9 KiB sent");
+    server.stop();
+}
+
+/// Without a timeout option the server's own timeout backs off; DATA is
+/// resent `--retries` times, then the transfer ends with an ERROR: a
+/// spoofed request can never make the server send more than that.
+#[test]
+fn unanswered_data_is_resent_a_bounded_number_of_times() {
+    let tree = Tree::new();
+    let content = tree.random("medium.bin", 3000);
+    let server = Server::start(&tree.root(), &["--timeout", "0.2", "--retries", "3"]);
+    let raw = Raw::new(server.addr);
+    let mark = server.mark();
+    let data1 = wire::data(1, &content[..512]);
+    let (first, tid) = raw.request(&wire::rrq(b"medium.bin", "octet", &[]));
+    assert_same(&first, &data1, "DATA 1");
+    for resend in 1..=3 {
+        let (again, from) = raw.recv();
+        assert_same(&again, &data1, &format!("DATA 1 resend {resend}"));
+        assert_eq!(from, tid);
+    }
+    let (last, _) = raw.recv();
+    assert_same(
+        &last,
+        &wire::error(0, b"Timed out waiting for ACK"),
+        "after the last resend",
+    );
+    raw.expect_silence("a packet after the transfer was given up");
+    let line = server.wait_request(mark, "medium.bin", "TIMED OUT after 0 of 2.9 KiB sent");
+    assert!(line.ends_with("(the client stopped answering)"), "{line}");
+    server.stop();
+}
+
+/// The default cap is 64 transfers per client address: a 65th RRQ is
+/// dropped without a reply (and said so), and served once others end.
+#[test]
+fn default_cap_is_64_transfers_per_client() {
+    let tree = Tree::new();
+    let content = tree.random("medium.bin", 3000);
+    let server = Server::start(&tree.root(), &[]);
+    let request = wire::rrq(b"medium.bin", "octet", &[]);
+    let mark = server.mark();
+    let running: Vec<(Raw, std::net::SocketAddr)> = (0..64)
+        .map(|_| {
+            let raw = Raw::new(server.addr);
+            let (_, tid) = raw.request(&request);
+            (raw, tid)
+        })
+        .collect();
+    let extra = Raw::new(server.addr);
+    extra.send(&request);
+    server.wait_request(
+        mark,
+        "medium.bin",
+        "DROPPED, BUSY (this client already has 64 transfers running (max_per_client))",
+    );
+    extra.expect_silence("a 65th RRQ from one address");
+    for (raw, tid) in &running {
+        raw.send_to(*tid, &wire::error(0, b"enough"));
+    }
+    server.wait_count(mark, "  medium.bin  CLIENT GAVE UP (error 0: enough)", 64);
+    let fetched = extra.fetch(&request);
+    assert_same(&fetched.data, &content, "the 65th transfer, retried");
+    server.stop();
+}

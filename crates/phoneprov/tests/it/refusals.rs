@@ -308,6 +308,15 @@ cases! {
     symlink_outside_matched_case_insensitively => |c| c.rrq_refused(b"LEAK", wire::access_violation(), SYMLINK_OUT),
     symlinked_folder_outside => |c| c.rrq_refused(b"leakdir/secret.txt", wire::access_violation(), SYMLINK_OUT),
     symlink_to_etc => |c| c.rrq_refused(b"etc_link/passwd", wire::access_violation(), SYMLINK_OUT),
+    /// Files are held in memory while sent; anything over 256 MiB is refused
+    /// (a sparse file, so the test writes nothing).
+    file_over_256_mib_is_refused => |c| {
+        let file = std::fs::File::create(c.tree.root().join("huge.bin")).unwrap();
+        file.set_len((256 << 20) + 1).unwrap();
+        c.rrq_refused(b"huge.bin", wire::access_violation(),
+            "DENIED (huge.bin is 268435457 bytes, over the 256 MiB limit)");
+        std::fs::remove_file(c.tree.root().join("huge.bin")).unwrap();
+    },
     symlink_inside_the_root_is_served => |c| {
         c.served(&wire::rrq(b"alias.txt", "octet", &[]), &c.small);
     },
