@@ -226,6 +226,14 @@ impl Server {
         Server::spawn(Command::new(BIN), root, args, load)
     }
 
+    /// Starts `phoneprov serve` with `config`, whose [tftp] bind must be
+    /// "127.0.0.1:0". Drop it to stop it ([`Server::stop`] expects `tftp`).
+    pub fn serve(config: &Path) -> Server {
+        let mut command = Command::new(BIN);
+        command.arg("--config").arg(config).arg("serve");
+        Server::run(command, "phoneprov serve: ", shared_load())
+    }
+
     fn spawn(mut command: Command, root: &Path, args: &[&str], load: LoadGuard) -> Server {
         command
             .arg("tftp")
