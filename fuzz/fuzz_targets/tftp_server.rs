@@ -1,4 +1,4 @@
 #![no_main]
-//! The checks live in `src/lib.rs`, shared with the corpus replay test.
+//! The checks live in `src/tftp.rs`, shared with the corpus replay test.
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| phoneprov_fuzz::tftp_server(data));

@@ -165,13 +165,19 @@ impl LoadName {
 
     /// The loader a UAL-era application load is installed with: SIP 8.12's
     /// `P0S3-8-12-00` comes with `P003-8-12-00`; SCCP loads carry their own
-    /// loader under the same name (`P00308010200.sbn`).
+    /// loader under the same name (`P00308010200.sbn`). Only a dashed SIP or
+    /// MGCP name names its loader: `P003` before a packed version is an SCCP
+    /// load (`P0S30801` is not installed with `P0030801`), so a packed SIP or
+    /// MGCP name has no known loader.
     pub fn loader(&self) -> Option<String> {
         if self.era() != Era::Ual {
             return None;
         }
         match self.protocol {
-            Protocol::Sip | Protocol::Mgcp => Some(format!("P003{}", &self.name[4..])),
+            Protocol::Sip | Protocol::Mgcp => {
+                let version = &self.name[4..];
+                version.starts_with('-').then(|| format!("P003{version}"))
+            }
             Protocol::Sccp | Protocol::Loader => Some(self.name.clone()),
         }
     }
@@ -289,6 +295,19 @@ mod tests {
         assert_eq!(loader("P0S3-8-12-00").as_deref(), Some("P003-8-12-00"));
         assert_eq!(loader("P00308010200").as_deref(), Some("P00308010200"));
         assert_eq!(loader("P0S3-05-3-00"), None);
+        assert_eq!(loader("P0M3-08-4-00").as_deref(), Some("P003-08-4-00"));
+        assert_eq!(loader("P003-8-12-00").as_deref(), Some("P003-8-12-00"));
+    }
+
+    /// Found by the cisco_load_name fuzz target: `P003` before a packed
+    /// version is an SCCP load, not the loader of the SIP load.
+    #[test]
+    fn packed_sip_and_mgcp_names_have_no_known_loader() {
+        for name in ["P0S32203", "P0S30801", "P0M30804"] {
+            let load = LoadName::parse(name).unwrap();
+            assert_eq!(load.era(), Era::Ual, "{name}");
+            assert_eq!(load.loader(), None, "{name}");
+        }
     }
 
     #[test]
