@@ -16,7 +16,8 @@
 # Environment: SERVERS (default "phoneprov tftpd-hpa atftpd dnsmasq"),
 # RUN_LIMIT (seconds one storm may take, default 240), RETRANSMIT_MS (the
 # phones' retry interval, default 1000), NO_INSTALL=1 / NO_BUILD=1 to skip
-# those steps, PHONEPROV / STORM to bench other builds (with NO_BUILD=1).
+# those steps, PHONEPROV / STORM to bench other builds (with NO_BUILD=1),
+# ACCOUNTING=proc to skip cgroups.
 #
 # Needs root (tftpd-hpa setgroups, dnsmasq's fixed port 69, cgroups) and cargo.
 # Installs tftpd-hpa, dnsmasq-base and jq with apt-get if missing; atftpd
@@ -82,8 +83,10 @@ install_tools() {
   if [ ! -x "$ATFTPD" ]; then
     [ -z "${NO_INSTALL:-}" ] || die "atftpd missing and NO_INSTALL is set"
     say "unpacking atftpd into $RUN/opt/atftpd (it conflicts with tftpd-hpa in apt)"
-    (cd "$RUN" && rm -f atftpd_*.deb && apt-get download atftpd >/dev/null &&
-       dpkg-deb -x atftpd_*.deb opt/atftpd && rm -f atftpd_*.deb)
+    (cd "$RUN" && rm -f atftpd_*.deb &&
+       { apt-get download atftpd > apt-download.log 2>&1 || { cat apt-download.log >&2; false; }; } &&
+       mkdir -p opt/atftpd && dpkg-deb -x atftpd_*.deb opt/atftpd && rm -f atftpd_*.deb) ||
+      die "could not unpack atftpd"
   fi
   command -v cargo >/dev/null || [ -n "${NO_BUILD:-}" ] ||
     die "cargo not found: install Rust with rustup (Debian 12's rustc is too old for this workspace)"
@@ -126,7 +129,9 @@ detect_accounting() {
     [ -f "$d/cpuacct.usage" ] && CG1_CPU=$d$cpu && break
   done
   CG1_MEM=/sys/fs/cgroup/memory$mem
-  if [ -n "${CG1_CPU:-}" ] && [ -f "$CG1_MEM/memory.max_usage_in_bytes" ]; then
+  if [ "${ACCOUNTING:-}" = proc ]; then
+    :
+  elif [ -n "${CG1_CPU:-}" ] && [ -f "$CG1_MEM/memory.max_usage_in_bytes" ]; then
     local t1=$CG1_MEM/tftp-bootstorm-probe-$$ t2=$CG1_CPU/tftp-bootstorm-probe-$$
     if mkdir "$t1" 2>/dev/null && mkdir "$t2" 2>/dev/null &&
        sh -c "echo \$\$ > $t1/cgroup.procs && echo \$\$ > $t2/cgroup.procs" 2>/dev/null; then
@@ -134,7 +139,7 @@ detect_accounting() {
     fi
     rmdir "$t1" "$t2" 2>/dev/null || true
   fi
-  if [ -z "$ACCT" ] && grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+  if [ -z "$ACCT" ] && [ "${ACCOUNTING:-}" != proc ] && grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
     # v2: a child of the root cgroup (a leaf with processes cannot have
     # children with controllers).
     local t=/sys/fs/cgroup/tftp-bootstorm-probe-$$
@@ -304,7 +309,7 @@ report() {
         }
       }
       printf "\n### Targets (issue 2)\n\n"
-      printf "- phoneprov: zero failures at every N: %s\n", verdict(allzero)
+      if (length(HAVE)) printf "- phoneprov: zero failures at every N: %s\n", verdict(allzero)
       if (nf) print "  failures seen (count x reason, top 3):"
       for (k = 1; k <= nf; k++) print FAIL[k]
       if (1000 in HAVE) {
@@ -314,6 +319,7 @@ report() {
           RCPU[1000] < 0 ? "no figure" : sprintf("%.2fx", RCPU[1000])
       } else printf "- N=1000 targets: not measured in this run\n"
       worst = 0; for (n in RSS) if (RSS[n] > worst) worst = RSS[n]
+      if (!length(HAVE)) print "- phoneprov was not in this run"
       if (length(HAVE)) printf "- phoneprov peak RSS < 64 MiB: %s (%.1f MiB at most)\n", verdict(worst < 64 * 1048576), mib(worst)
       printf "\nCPU and peak RSS: %s%s.\n", acct,
         acct ~ /cgroup/ ? " (the server and every process it forked; peak RSS is the cgroup'"'"'s peak charge: anonymous memory, page cache it pulled in, kernel memory). main VmHWM is the main process'"'"'s own high-water mark, which also counts shared pages of its binary and libraries (gone: the process had died)" : " (main process only, see the warning above)"
