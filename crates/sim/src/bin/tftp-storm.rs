@@ -251,9 +251,9 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         n: args.phones,
         failures: args.phones - set_times.len() as u32,
         retransmits: storm.retransmits.load(Ordering::Relaxed),
-        p50: percentile(&set_times, 50),
-        p99: percentile(&set_times, 99),
-        max: set_times.last().copied(),
+        p50: percentile(&set_times, 50, args.phones),
+        p99: percentile(&set_times, 99, args.phones),
+        max: percentile(&set_times, 100, args.phones),
         wall,
         bytes: storm.bytes.load(Ordering::Relaxed),
         source_addresses: if single_source { 1 } else { args.phones },
@@ -387,9 +387,11 @@ async fn drive(
     }
 }
 
-/// Nearest-rank percentile of sorted durations.
-fn percentile(sorted: &[Duration], p: usize) -> Option<Duration> {
-    let rank = (sorted.len() * p).div_ceil(100);
+/// The time by which `p` percent of all `phones` had their set (nearest
+/// rank), given the sorted times of those that got it: a phone that failed
+/// never got there, so this is None when more than 100 - p percent failed.
+fn percentile(sorted: &[Duration], p: usize, phones: u32) -> Option<Duration> {
+    let rank = (phones as usize * p).div_ceil(100);
     sorted.get(rank.max(1) - 1).copied()
 }
 
@@ -408,8 +410,9 @@ struct Report {
 }
 
 impl Report {
-    /// One line of JSON. Times are in milliseconds over the phones that got
-    /// their whole set (null when none did).
+    /// One line of JSON. Times are in milliseconds: p50, p99 and max are
+    /// the times by which 50%, 99% and all of the phones had their whole set
+    /// (null when fewer than that many did).
     fn json(&self) -> String {
         let ms = |d: Option<Duration>| match d {
             Some(d) => format!("{:.1}", d.as_secs_f64() * 1000.0),
@@ -467,12 +470,18 @@ mod tests {
     }
 
     #[test]
-    fn nearest_rank_percentiles() {
+    fn nearest_rank_percentiles_count_failed_phones_as_never_done() {
         let times: Vec<Duration> = (1..=200).map(Duration::from_millis).collect();
-        assert_eq!(percentile(&times, 50), Some(Duration::from_millis(100)));
-        assert_eq!(percentile(&times, 99), Some(Duration::from_millis(198)));
-        assert_eq!(percentile(&times[..1], 99), Some(Duration::from_millis(1)));
-        assert_eq!(percentile(&[], 50), None);
+        let ms = |n| Some(Duration::from_millis(n));
+        assert_eq!(percentile(&times, 50, 200), ms(100));
+        assert_eq!(percentile(&times, 99, 200), ms(198));
+        assert_eq!(percentile(&times, 100, 200), ms(200));
+        assert_eq!(percentile(&times[..1], 99, 1), ms(1));
+        // 2 of 200 failed: 99% (198 phones) still made it, all 200 did not.
+        assert_eq!(percentile(&times[..198], 99, 200), ms(198));
+        assert_eq!(percentile(&times[..198], 100, 200), None);
+        assert_eq!(percentile(&times[..197], 99, 200), None);
+        assert_eq!(percentile(&[], 50, 10), None);
     }
 
     #[test]
