@@ -134,6 +134,7 @@ impl TftpServer {
             events: self.events,
             local_ip: self.socket.local_addr().map(|a| a.ip()).ok(),
         });
+        let mut limit = RefusalLimit::new();
         loop {
             let (len, client, destination) = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -146,7 +147,15 @@ impl TftpServer {
                 },
             };
             let datagram = &buf[..len];
-            let Some(slot) = admit(&shared, &self.running, &self.socket, client, datagram).await
+            let Some(slot) = admit(
+                &shared,
+                &self.running,
+                &self.socket,
+                &mut limit,
+                client,
+                datagram,
+            )
+            .await
             else {
                 continue;
             };
@@ -180,9 +189,15 @@ async fn admit(
     shared: &Shared,
     running: &Arc<Mutex<Running>>,
     listener: &UdpSocket,
+    limit: &mut RefusalLimit,
     client: SocketAddr,
     datagram: &[u8],
 ) -> Option<Slot> {
+    let packet = Packet::decode(datagram);
+    let refused = matches!(packet, Ok(Packet::Wrq(_)) | Err(_));
+    if refused && !limit.allow(Instant::now(), &shared.events, client) {
+        return None;
+    }
     let refuse = |requested: String, outcome: TftpOutcome| {
         shared.events.publish(Event::Tftp(TftpEvent {
             requested,
@@ -199,7 +214,7 @@ async fn admit(
         .encode(&mut out);
         let _ = listener.send_to(&out, client).await;
     };
-    match Packet::decode(datagram) {
+    match packet {
         Ok(Packet::Rrq(request)) => {
             let requested = Printable(request.filename).to_string();
             let mut guard = running.lock().unwrap_or_else(|e| e.into_inner());
@@ -261,6 +276,56 @@ async fn admit(
             );
             None
         }
+    }
+}
+
+/// Refusals (WRQs, malformed packets) the listener answers and reports per
+/// second at most. Past that, they are dropped unanswered and counted, so a
+/// flood of junk neither floods the log nor turns the server into a reflector.
+const REFUSALS_PER_SECOND: u32 = 50;
+
+/// The listener's budget of refusals, one second at a time.
+struct RefusalLimit {
+    second: Instant,
+    used: u32,
+    dropped: u64,
+}
+
+impl RefusalLimit {
+    fn new() -> RefusalLimit {
+        RefusalLimit {
+            second: Instant::now(),
+            used: 0,
+            dropped: 0,
+        }
+    }
+
+    /// Whether one more refusal may be answered and reported now. The first
+    /// refusal of a new second also reports how many the last ones dropped.
+    fn allow(&mut self, now: Instant, events: &EventBus, client: SocketAddr) -> bool {
+        if now.duration_since(self.second) >= Duration::from_secs(1) {
+            if self.dropped > 0 {
+                events.publish(Event::Tftp(TftpEvent {
+                    outcome: TftpOutcome::Illegal {
+                        reason: format!(
+                            "{} more uploads or malformed packets were dropped unanswered (over {REFUSALS_PER_SECOND} a second)",
+                            self.dropped
+                        ),
+                    },
+                    ..TftpEvent::new(client)
+                }));
+            }
+            *self = RefusalLimit {
+                second: now,
+                used: 0,
+                dropped: 0,
+            };
+        }
+        self.used += 1;
+        if self.used > REFUSALS_PER_SECOND {
+            self.dropped += 1;
+        }
+        self.used <= REFUSALS_PER_SECOND
     }
 }
 

@@ -586,3 +586,49 @@ fn listing(c: &Ctx) -> Vec<(String, Vec<u8>)> {
     files.sort();
     files
 }
+
+/// A flood of junk at the listening port is answered only up to the refusal
+/// budget; the rest is dropped unanswered and counted in one line, and the
+/// server goes on serving.
+#[test]
+fn junk_flood_is_answered_within_a_budget_and_counted() {
+    let ctx = Ctx::new();
+    let raw = ctx.raw();
+    let mark = ctx.server.mark();
+    for i in 0..2000u32 {
+        raw.send(&[0, 9, (i >> 8) as u8, i as u8]);
+    }
+    // Every answer the server gave is queued by now; far fewer than 2000.
+    // (The burst may straddle a second, so allow two budgets.)
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let answered = raw.drain();
+    assert!(
+        answered >= 1,
+        "the first junk packets were not answered at all"
+    );
+    assert!(
+        answered <= 100,
+        "{answered} junk packets answered: no budget"
+    );
+    // The next second's first refusal (an upload, with a name to wait for)
+    // reports what the last second dropped; its own line follows that report.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    raw.send(&wire::wrq(b"probe-after-flood", "octet", &[]));
+    ctx.server.wait_text(mark, "probe-after-flood");
+    let reports: Vec<String> = ctx.server.lines()[mark..]
+        .iter()
+        .filter(|line| line.contains("were dropped unanswered (over 50 a second)"))
+        .cloned()
+        .collect();
+    let dropped: u64 = reports
+        .iter()
+        .map(|line| {
+            line.split_whitespace()
+                .find_map(|word| word.trim_start_matches('(').parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("no count in {line:?}"))
+        })
+        .sum();
+    let line = reports.join(" / ");
+    assert_eq!(dropped + answered as u64, 2000, "{line}");
+    ctx.finish();
+}
