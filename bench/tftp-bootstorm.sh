@@ -49,10 +49,12 @@ mkdir -p "$RUN"
 
 # --- everything this script starts is stopped on exit -----------------------
 SERVER_PID=""
+STORM_PID=""
 CGROUPS=()
 POLICY_RC_ADDED=""
 cleanup() {
   set +e
+  if [ -n "$STORM_PID" ]; then kill -TERM "$STORM_PID" 2>/dev/null; wait "$STORM_PID" 2>/dev/null; fi
   stop_server
   for cg in "${CGROUPS[@]}"; do [ -d "$cg" ] && rmdir "$cg" 2>/dev/null; done
   if [ -n "$POLICY_RC_ADDED" ]; then rm -f /usr/sbin/policy-rc.d; fi
@@ -248,9 +250,15 @@ storm() {
   start_server "$name" "$n"
   sleep 0.3
   local before; before=$(server_usage)
-  json=$(timeout --kill-after=5 "$RUN_LIMIT" "$STORM" --server "127.0.0.1:$port" --root "$ROOT" --phones "$n" \
-           --retransmit-ms "$RETRANSMIT_MS" --deadline $((RUN_LIMIT - 10)) --file-deadline $((RUN_LIMIT - 10)) \
-           $([ "$SINGLE_SOURCE" = 1 ] && echo --single-source) 2>>"$RUN/storm.err") || true
+  # In the background with `wait`, so that Ctrl-C reaches the trap at once
+  # (timeout puts the generator in a process group of its own).
+  timeout --kill-after=5 "$RUN_LIMIT" "$STORM" --server "127.0.0.1:$port" --root "$ROOT" --phones "$n" \
+    --retransmit-ms "$RETRANSMIT_MS" --deadline $((RUN_LIMIT - 10)) --file-deadline $((RUN_LIMIT - 10)) \
+    $([ "$SINGLE_SOURCE" = 1 ] && echo --single-source) > "$RUN/storm.out" 2>>"$RUN/storm.err" &
+  STORM_PID=$!
+  wait "$STORM_PID" || true
+  STORM_PID=""
+  json=$(cat "$RUN/storm.out")
   usage=$(server_usage); hwm=$(main_hwm)
   cpu=$(awk -v a="${before% *}" -v b="${usage% *}" 'BEGIN { printf "%.3f", b - a }')
   peak=${usage#* }
