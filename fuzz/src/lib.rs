@@ -1,15 +1,20 @@
-//! The bodies of the fuzz targets, in two halves that the crates under test
-//! replay separately: `tftp.rs` (used by `crates/tftp/tests/it/fuzz_replay.rs`)
-//! and `cisco.rs` (used by `crates/cisco/tests/it/fuzz_replay.rs`). They are
-//! split because phoneprov-tftp may not depend on phoneprov-cisco, so its
-//! tests cannot compile the cisco checks; each half uses only `std` and its
-//! own crate (phoneprov-cisco's tests reach nothing of phoneprov-tftp).
+//! The bodies of the fuzz targets, in one file per crate under test, each
+//! replayed by that crate's tests: `tftp.rs` (by
+//! `crates/tftp/tests/it/fuzz_replay.rs`), `cisco.rs` (by
+//! `crates/cisco/tests/it/fuzz_replay.rs`) and `dhcp.rs` (by
+//! `crates/dhcp/tests/it/fuzz_replay.rs`). They are split because the
+//! protocol crates may not depend on phoneprov-cisco or on each other, so a
+//! crate's tests cannot compile the others' checks; each file uses only
+//! `std` and its own crate. `replay.rs` is not part of this library: it is
+//! the corpus-replay loop that the crates' tests include with `#[path]`.
 //!
 //! The cargo-fuzz binaries in `fuzz_targets/` call the functions re-exported
 //! here.
 
 mod cisco;
+mod dhcp;
 mod tftp;
 
 pub use cisco::{cisco_cnf, cisco_load_name, cisco_mac_and_files, cisco_params};
+pub use dhcp::dhcp_engine;
 pub use tftp::{tftp_client, tftp_packet, tftp_server};

@@ -288,16 +288,27 @@ mod tests {
     proptest! {
         /// The runs index agrees with the records after any sequence of puts.
         #[test]
-        fn first_unrecorded_matches_a_scan(puts in prop::collection::vec((0u8..6, 0u32..24, 0u8..4), 0..60),
-                                           first in 0u32..24, span in 0u32..24) {
+        fn first_unrecorded_matches_a_scan(
+            puts in prop::collection::vec((0u8..6, 0u32..24, 0u8..4), 0..60),
+            first in 0u32..24,
+            span in 0u32..24,
+        ) {
             let mut table = MemoryLeases::new();
             for (client, ip, state) in puts {
-                let state = [LeaseState::Offered, LeaseState::Bound, LeaseState::Declined, LeaseState::Released][usize::from(state)];
+                let state = [
+                    LeaseState::Offered,
+                    LeaseState::Bound,
+                    LeaseState::Declined,
+                    LeaseState::Released,
+                ][usize::from(state)];
                 table.apply(&LeaseChange::Put(lease(client, ip, state, 10)));
             }
             let last = first + span;
             let scan = (first..=last).find(|ip| table.by_address(Ipv4Addr::from(*ip)).is_none());
-            prop_assert_eq!(table.first_unrecorded(Ipv4Addr::from(first), Ipv4Addr::from(last)), scan.map(Ipv4Addr::from));
+            prop_assert_eq!(
+                table.first_unrecorded(Ipv4Addr::from(first), Ipv4Addr::from(last)),
+                scan.map(Ipv4Addr::from)
+            );
             for l in table.iter() {
                 if l.is_claim() {
                     prop_assert_eq!(table.by_client(&l.client), Some(l));
