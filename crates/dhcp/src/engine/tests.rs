@@ -775,6 +775,47 @@ fn a_client_identifier_keys_the_lease() {
 }
 
 #[test]
+fn a_reply_fits_the_size_the_client_accepts() {
+    let mut s = settings(Mode::Pool);
+    s.domain = Some("d".repeat(255));
+    s.dns = (1..=20).map(|n| Ipv4Addr::new(10, 0, 0, 200 + n)).collect();
+    let engine = Engine::new(s).unwrap();
+    let small = packet(MessageType::Discover, PC, |m| {
+        m.opts_mut().insert(DhcpOption::MaxMessageSize(576));
+        m.opts_mut().insert(DhcpOption::ParameterRequestList(vec![
+            OptionCode::DomainNameServer,
+            OptionCode::DomainName,
+            OptionCode::Router,
+        ]));
+    });
+    let decide = |p: &[u8]| {
+        engine.decide(
+            p,
+            from_client(),
+            start(),
+            &MemoryLeases::new(),
+            &mut NewLeaseBudget::new(9),
+        )
+    };
+    let decision = decide(&small);
+    let bytes = &reply(&decision).bytes;
+    assert!(bytes.len() <= 548, "{} bytes", bytes.len());
+    assert!(option(bytes, 15).is_none(), "the domain does not fit");
+    assert_eq!(option(bytes, 6).unwrap().len(), 80);
+    assert!(option(bytes, 3).is_some() && option(bytes, 51).is_some());
+    let large = packet(MessageType::Discover, PC, |m| {
+        m.opts_mut().insert(DhcpOption::MaxMessageSize(1500));
+        m.opts_mut().insert(DhcpOption::ParameterRequestList(vec![
+            OptionCode::DomainName,
+        ]));
+    });
+    assert_eq!(
+        option(&reply(&decide(&large)).bytes, 15).unwrap().len(),
+        255
+    );
+}
+
+#[test]
 fn settings_are_checked() {
     let bad = |edit: fn(&mut DhcpSettings)| {
         let mut s = settings(Mode::Pool);
