@@ -486,14 +486,22 @@ impl Exchange<'_> {
             .find(|&ip| self.engine.allowed(ip, self.sender.hwaddr))
     }
 
+    /// The client's lease of `ip`. A host name or vendor class the client
+    /// sent before but left out this time (a renewal often carries fewer
+    /// options) is kept.
     fn lease(&self, ip: Ipv4Addr, state: LeaseState, expires: SystemTime) -> Lease {
+        let before = self.leases.by_client(&self.sender.client);
+        let kept = |now: &Option<String>, then: fn(&Lease) -> &Option<String>| {
+            now.clone()
+                .or_else(|| before.and_then(|lease| then(lease).clone()))
+        };
         Lease {
             client: self.sender.client.clone(),
             hwaddr: self.sender.hwaddr,
             ip,
             expires,
-            hostname: self.sender.hostname.clone(),
-            vendor_class: self.sender.vendor_class.clone(),
+            hostname: kept(&self.sender.hostname, |lease| &lease.hostname),
+            vendor_class: kept(&self.sender.vendor_class, |lease| &lease.vendor_class),
             state,
         }
     }

@@ -455,6 +455,28 @@ fn renewing_is_unicast_to_ciaddr_and_rebinding_is_told_apart_by_broadcast() {
 }
 
 #[test]
+fn a_renewal_without_vendor_class_keeps_the_recorded_one() {
+    let engine = engine(Mode::Known);
+    let mut table = MemoryLeases::new();
+    let ip = bind(&engine, &mut table, PHONE, start());
+    let renew = packet(MessageType::Request, PHONE, |m| {
+        m.set_ciaddr(ip);
+    });
+    let d = run(
+        &engine,
+        &mut table,
+        &renew,
+        start() + Duration::from_secs(60),
+    );
+    assert!(matches!(d.event, DhcpEvent::Acked { .. }));
+    let lease = table.by_address(ip).unwrap();
+    assert_eq!(
+        lease.vendor_class.as_deref(),
+        Some("Cisco Systems, Inc. IP Phone CP-7940G")
+    );
+}
+
+#[test]
 fn renewing_someone_else_s_address_is_not_acked() {
     let engine = engine(Mode::Pool);
     let mut table = MemoryLeases::new();
