@@ -112,7 +112,7 @@ pub enum DhcpEvent {
         expires: SystemTime,
     },
     Naked {
-        requested: Option<Ipv4Addr>,
+        requested: Ipv4Addr,
         why: NakReason,
     },
     Declined {
@@ -591,10 +591,7 @@ impl Exchange<'_> {
             Outcome {
                 reply: Some(self.reply(ReplyKind::Nak, Ipv4Addr::UNSPECIFIED)),
                 changes: Vec::new(),
-                event: DhcpEvent::Naked {
-                    requested: Some(ip),
-                    why,
-                },
+                event: DhcpEvent::Naked { requested: ip, why },
                 check_unused: None,
             }
         } else {

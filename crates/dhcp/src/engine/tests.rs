@@ -345,7 +345,7 @@ fn selecting_a_vanished_offer_is_refused_even_when_not_authoritative() {
     assert_eq!(
         d.event,
         DhcpEvent::Naked {
-            requested: Some(Ipv4Addr::new(10, 0, 0, 104)),
+            requested: Ipv4Addr::new(10, 0, 0, 104),
             why: NakReason::OfferGone
         }
     );
@@ -391,7 +391,7 @@ fn init_reboot_keeps_a_known_lease_and_refuses_others_only_when_authoritative() 
                 assert_eq!(
                     d.event,
                     DhcpEvent::Naked {
-                        requested: Some(asked),
+                        requested: asked,
                         why: reason
                     }
                 );
