@@ -5,8 +5,12 @@
 //! over past 65 535). Every download is compared with its source byte for
 //! byte: tftp-hpa exits 0 even when the server said "File not found".
 
+use std::path::Path;
+use std::process::Output;
+
 use crate::harness::{
-    assert_exit, assert_file, client, printed, require, run_client, Server, Tree,
+    arg, assert_contains, assert_exit, assert_file, assert_sent_count, curl_args, curl_get,
+    parallel_downloads, require, run_client, tftp_hpa_get, Files, Server, Tree,
 };
 
 /// The sizes every client fetches.
@@ -19,14 +23,27 @@ const SIZES: &[(&str, usize)] = &[
     ("40M.bin", 40 << 20),
 ];
 
-/// A tree holding every file of [`SIZES`], with their contents.
-fn sized_tree() -> (Tree, Vec<(&'static str, Vec<u8>)>) {
-    let tree = Tree::new();
-    let files = SIZES
-        .iter()
-        .map(|&(name, len)| (name, tree.random(name, len)))
-        .collect();
-    (tree, files)
+/// What the server prints for a name it has no file for.
+const NOT_FOUND: &str = "NOT FOUND (no file of that name, in any case)";
+
+/// A client's download of a name into a path.
+type Get = fn(&Server, &str, &Path) -> Output;
+
+/// `atftp [OPTIONS] -g -r NAME -l OUT 127.0.0.1 PORT`.
+fn atftp_get(server: &Server, options: &[&str], name: &str, out: &Path) -> Output {
+    let port = server.port().to_string();
+    let mut args = options.to_vec();
+    args.extend(["-g", "-r", name, "-l", arg(out), "127.0.0.1", &port]);
+    run_client("atftp", &args)
+}
+
+/// `busybox tftp -g -r NAME -l OUT [-b BLKSIZE] 127.0.0.1 PORT`.
+fn busybox_get(server: &Server, blksize: Option<&str>, name: &str, out: &Path) -> Output {
+    let port = server.port().to_string();
+    let mut args = vec!["tftp", "-g", "-r", name, "-l", arg(out)];
+    args.extend(blksize.map(|b| ["-b", b]).into_iter().flatten());
+    args.extend(["127.0.0.1", &port]);
+    run_client("busybox", &args)
 }
 
 /// Blocks in the file as sent at `blksize` (the final short or empty one included).
@@ -34,59 +51,82 @@ fn blocks(len: usize, blksize: usize) -> usize {
     len / blksize + 1
 }
 
-/// Checks the server's line for one finished download.
-fn assert_sent_line(server: &Server, mark: usize, name: &str, len: usize, blksize: usize) {
-    let line = server.wait_request(mark, name, "sent ");
-    let n = blocks(len, blksize);
-    let expected = format!(" in {n} block{},", if n == 1 { "" } else { "s" });
-    assert!(line.contains(&expected), "{line:?} lacks {expected:?}");
+/// A server on a tree holding every file of [`SIZES`].
+struct Sized {
+    tree: Tree,
+    files: Files,
+    server: Server,
+}
+
+impl Sized {
+    /// The tree and its server, if `program` is installed (see [`require`]).
+    fn start(program: &str) -> Option<Sized> {
+        if !require(program) {
+            return None;
+        }
+        let (tree, files) = Tree::with_random_files(SIZES);
+        let server = Server::start(&tree.root(), &[]);
+        Some(Sized {
+            tree,
+            files,
+            server,
+        })
+    }
+
+    /// Downloads every file with `get(name, content, out)` into
+    /// `{out_prefix}-{name}`: each exits 0 with an exact copy ("{what} get
+    /// NAME"), and the server's line for it counts its blocks at `blksize`;
+    /// `check` looks further at that line.
+    fn fetch_each(
+        &self,
+        out_prefix: &str,
+        what: &str,
+        blksize: usize,
+        get: impl Fn(&str, &[u8], &Path) -> Output,
+        check: impl Fn(&str, &[u8]),
+    ) {
+        for (name, content) in &self.files {
+            let out = self.tree.out(&format!("{out_prefix}-{name}"));
+            let mark = self.server.mark();
+            let output = get(name, content, &out);
+            let what = format!("{what} get {name}");
+            assert_exit(&output, 0, &what);
+            assert_file(&out, content, &what);
+            let line = self.server.wait_request(mark, name, "sent ");
+            let n = blocks(content.len(), blksize);
+            let expected = format!(" in {n} block{},", if n == 1 { "" } else { "s" });
+            assert!(line.contains(&expected), "{line:?} lacks {expected:?}");
+            check(&line, content);
+        }
+    }
 }
 
 #[test]
 fn tftp_hpa_without_options_fetches_every_size() {
-    if !require("tftp") {
+    let Some(sized) = Sized::start("tftp") else {
         return;
-    }
-    let (tree, files) = sized_tree();
-    let server = Server::start(&tree.root(), &[]);
-    let port = server.port().to_string();
-    for (name, content) in &files {
-        let out = tree.out(&format!("hpa-{name}"));
-        let mark = server.mark();
-        let output = run_client(
-            "tftp",
-            &[
-                "-m",
-                "binary",
-                "127.0.0.1",
-                &port,
-                "-c",
-                "get",
-                name,
-                out.to_str().unwrap(),
-            ],
-        );
-        assert_exit(&output, 0, &format!("tftp-hpa get {name}"));
-        assert_file(&out, content, &format!("tftp-hpa get {name}"));
+    };
+    sized.fetch_each(
+        "hpa",
+        "tftp-hpa",
+        512,
+        |name, _, out| tftp_hpa_get(&sized.server, "binary", name, out),
         // No options asked, none granted: a phone's plain RFC 1350 transfer.
-        let line = server.wait_request(mark, name, "sent ");
-        assert!(
-            !line.contains('['),
-            "options granted without being asked: {line}"
-        );
-        assert_sent_line(&server, mark, name, content.len(), 512);
-    }
-    server.stop();
+        |line, _| {
+            assert!(
+                !line.contains('['),
+                "options granted without being asked: {line}"
+            );
+        },
+    );
+    sized.server.stop();
 }
 
 #[test]
 fn atftp_fetches_every_size_with_and_without_options() {
-    if !require("atftp") {
+    let Some(sized) = Sized::start("atftp") else {
         return;
-    }
-    let (tree, files) = sized_tree();
-    let server = Server::start(&tree.root(), &[]);
-    let port = server.port().to_string();
+    };
     let with_options: &[&str] = &[
         "--option",
         "blksize 1428",
@@ -98,106 +138,68 @@ fn atftp_fetches_every_size_with_and_without_options() {
         "windowsize 8",
     ];
     for (options, blksize, label) in [(&[][..], 512, "plain"), (with_options, 1428, "options")] {
-        for (name, content) in &files {
-            let out = tree.out(&format!("atftp-{label}-{name}"));
-            let mark = server.mark();
-            let mut args = options.to_vec();
-            args.extend([
-                "-g",
-                "-r",
-                name,
-                "-l",
-                out.to_str().unwrap(),
-                "127.0.0.1",
-                &port,
-            ]);
-            let output = run_client("atftp", &args);
-            let what = format!("atftp ({label}) get {name}");
-            assert_exit(&output, 0, &what);
-            assert_file(&out, content, &what);
-            assert_sent_line(&server, mark, name, content.len(), blksize);
-            if !options.is_empty() {
-                let line = server.wait_request(mark, name, "sent ");
-                let size = format!("tsize {}", content.len());
-                for granted in ["blksize 1428", &size, "timeout 1", "windowsize 8"] {
-                    assert!(line.contains(granted), "{line:?} lacks {granted:?}");
+        sized.fetch_each(
+            &format!("atftp-{label}"),
+            &format!("atftp ({label})"),
+            blksize,
+            |name, _, out| atftp_get(&sized.server, options, name, out),
+            |line, content| {
+                if !options.is_empty() {
+                    let size = format!("tsize {}", content.len());
+                    for granted in ["blksize 1428", &size, "timeout 1", "windowsize 8"] {
+                        assert!(line.contains(granted), "{line:?} lacks {granted:?}");
+                    }
                 }
-            }
-        }
+            },
+        );
     }
-    server.stop();
+    sized.server.stop();
 }
 
 #[test]
 fn curl_fetches_every_size_with_and_without_blksize() {
-    if !require("curl") {
+    let Some(sized) = Sized::start("curl") else {
         return;
-    }
-    let (tree, files) = sized_tree();
-    let server = Server::start(&tree.root(), &[]);
+    };
     for (blksize, label) in [(None, "default"), (Some("1428"), "1428")] {
-        for (name, content) in &files {
-            let out = tree.out(&format!("curl-{label}-{name}"));
-            let url = format!("tftp://127.0.0.1:{}/{name}", server.port());
-            let mut args = vec!["-sS", "--max-time", "100", "-o", out.to_str().unwrap()];
-            if content.is_empty() {
-                // curl 7.88 always asks for tsize and then refuses an OACK
-                // granting "tsize 0" ("invalid tsize value in OACK", exit 71),
-                // against tftpd-hpa just the same; so the empty file goes
-                // without options.
-                args.push("--tftp-no-options");
-            } else if let Some(blksize) = blksize {
-                args.extend(["--tftp-blksize", blksize]);
-            }
-            args.push(&url);
-            let mark = server.mark();
-            let output = run_client("curl", &args);
-            let what = format!("curl (blksize {label}) get {name}");
-            assert_exit(&output, 0, &what);
-            assert_file(&out, content, &what);
-            let size: usize = blksize
-                .filter(|_| !content.is_empty())
-                .map_or(512, |b| b.parse().unwrap());
-            assert_sent_line(&server, mark, name, content.len(), size);
-        }
+        sized.fetch_each(
+            &format!("curl-{label}"),
+            &format!("curl (blksize {label})"),
+            // The empty file is one block at any size.
+            blksize.map_or(512, |b| b.parse().unwrap()),
+            |name, content, out| {
+                let options = if content.is_empty() {
+                    // curl 7.88 always asks for tsize and then refuses an OACK
+                    // granting "tsize 0" ("invalid tsize value in OACK", exit 71),
+                    // against tftpd-hpa just the same; so the empty file goes
+                    // without options.
+                    vec!["--tftp-no-options"]
+                } else {
+                    blksize.map_or(vec![], |b| vec!["--tftp-blksize", b])
+                };
+                curl_get(&sized.server, "100", &options, name, out)
+            },
+            |_, _| {},
+        );
     }
-    server.stop();
+    sized.server.stop();
 }
 
 #[test]
 fn busybox_fetches_every_size_at_two_block_sizes() {
-    if !require("busybox") {
+    let Some(sized) = Sized::start("busybox") else {
         return;
-    }
-    let (tree, files) = sized_tree();
-    let server = Server::start(&tree.root(), &[]);
-    let port = server.port().to_string();
+    };
     for blksize in ["512", "1428"] {
-        for (name, content) in &files {
-            let out = tree.out(&format!("busybox-{blksize}-{name}"));
-            let mark = server.mark();
-            let output = run_client(
-                "busybox",
-                &[
-                    "tftp",
-                    "-g",
-                    "-r",
-                    name,
-                    "-l",
-                    out.to_str().unwrap(),
-                    "-b",
-                    blksize,
-                    "127.0.0.1",
-                    &port,
-                ],
-            );
-            let what = format!("busybox tftp -b {blksize} get {name}");
-            assert_exit(&output, 0, &what);
-            assert_file(&out, content, &what);
-            assert_sent_line(&server, mark, name, content.len(), blksize.parse().unwrap());
-        }
+        sized.fetch_each(
+            &format!("busybox-{blksize}"),
+            &format!("busybox tftp -b {blksize}"),
+            blksize.parse().unwrap(),
+            |name, _, out| busybox_get(&sized.server, Some(blksize), name, out),
+            |_, _| {},
+        );
     }
-    server.stop();
+    sized.server.stop();
 }
 
 /// netascii: the server sends LF as CR LF and a bare CR as CR NUL; tftp-hpa
@@ -223,19 +225,7 @@ fn tftp_hpa_netascii_fetch_round_trips_exactly() {
     let server = Server::start(&tree.root(), &[]);
     let out = tree.out("text.txt");
     let mark = server.mark();
-    let output = run_client(
-        "tftp",
-        &[
-            "-m",
-            "netascii",
-            "127.0.0.1",
-            &server.port().to_string(),
-            "-c",
-            "get",
-            "text.txt",
-            out.to_str().unwrap(),
-        ],
-    );
+    let output = tftp_hpa_get(&server, "netascii", "text.txt", &out);
     assert_exit(&output, 0, "tftp-hpa netascii get");
     assert_file(&out, &content, "tftp-hpa netascii get");
     // The line counts the bytes on the wire, after conversion.
@@ -261,57 +251,42 @@ fn case_insensitive_match_is_served_with_a_warning() {
     );
     let server = Server::start(&tree.root(), &[]);
     let warning = "WARNING: served XMLDefault.cnf.xml, whose name differs in case";
+    let curl: Get = |server, name, out| curl_get(server, "30", &[], name, out);
+    let hpa: Get = |server, name, out| tftp_hpa_get(server, "binary", name, out);
 
-    let out = tree.out("curl.xml");
-    let mark = server.mark();
-    let url = format!("tftp://127.0.0.1:{}/xmldefault.CNF.XML", server.port());
-    let output = run_client(
-        "curl",
-        &["-sS", "--max-time", "30", "-o", out.to_str().unwrap(), &url],
-    );
-    assert_exit(&output, 0, "curl get xmldefault.CNF.XML");
-    assert_file(&out, &content, "curl get xmldefault.CNF.XML");
-    let line = server.wait_request(mark, "xmldefault.CNF.XML", "sent ");
-    assert!(line.ends_with(warning), "{line:?} lacks the case warning");
-
-    // As a phone asks: tftp-hpa, no options.
-    let out = tree.out("hpa.xml");
-    let mark = server.mark();
-    let output = run_client(
-        "tftp",
-        &[
-            "-m",
-            "binary",
-            "127.0.0.1",
-            &server.port().to_string(),
-            "-c",
-            "get",
-            "xmlDEFAULT.cnf.xml",
-            out.to_str().unwrap(),
-        ],
-    );
-    assert_exit(&output, 0, "tftp-hpa get xmlDEFAULT.cnf.xml");
-    assert_file(&out, &content, "tftp-hpa get xmlDEFAULT.cnf.xml");
-    let line = server.wait_request(mark, "xmlDEFAULT.cnf.xml", "sent ");
-    assert!(line.ends_with(warning), "{line:?} lacks the case warning");
+    // By curl, then as a phone asks: tftp-hpa, no options.
+    let hpa_out = tree.out("hpa.xml");
+    for (client, get, asked, out) in [
+        ("curl", curl, "xmldefault.CNF.XML", tree.out("curl.xml")),
+        ("tftp-hpa", hpa, "xmlDEFAULT.cnf.xml", hpa_out.clone()),
+    ] {
+        let mark = server.mark();
+        let what = format!("{client} get {asked}");
+        assert_exit(&get(&server, asked, &out), 0, &what);
+        assert_file(&out, &content, &what);
+        let line = server.wait_request(mark, asked, "sent ");
+        assert!(line.ends_with(warning), "{line:?} lacks the case warning");
+    }
 
     // The exact name is served without a warning.
     let mark = server.mark();
-    let output = run_client(
-        "curl",
-        &[
-            "-sS",
-            "--max-time",
-            "30",
-            "-o",
-            out.to_str().unwrap(),
-            &format!("tftp://127.0.0.1:{}/XMLDefault.cnf.xml", server.port()),
-        ],
-    );
+    let output = curl(&server, "XMLDefault.cnf.xml", &hpa_out);
     assert_exit(&output, 0, "curl get XMLDefault.cnf.xml");
     let line = server.wait_request(mark, "XMLDefault.cnf.xml", "sent ");
     assert!(!line.contains("WARNING"), "{line:?}");
     server.stop();
+}
+
+/// How one client reports a missing file.
+struct Missing {
+    program: &'static str,
+    /// The name it asks for.
+    name: &'static str,
+    get: Get,
+    code: i32,
+    what: &'static str,
+    /// What it prints.
+    says: &'static [&'static str],
 }
 
 /// "File not found" as each client reports it. tftp-hpa exits 0 anyway,
@@ -320,72 +295,49 @@ fn case_insensitive_match_is_served_with_a_warning() {
 fn missing_file_is_reported_by_every_client() {
     let tree = Tree::new();
     let server = Server::start(&tree.root(), &[]);
-    let port = server.port().to_string();
-    let not_found = "NOT FOUND (no file of that name, in any case)";
     let out = tree.out("missing");
-    let out = out.to_str().unwrap();
-
-    if require("curl") {
-        let mark = server.mark();
-        let url = format!("tftp://127.0.0.1:{port}/SIP0018B9FFFFFF.cnf");
-        let output = run_client("curl", &["-sS", "--max-time", "30", "-o", out, &url]);
-        assert_exit(&output, 68, "curl get of a missing file");
-        server.wait_request(mark, "SIP0018B9FFFFFF.cnf", not_found);
-    }
-    if require("tftp") {
-        let mark = server.mark();
-        let output = run_client(
-            "tftp",
-            &[
-                "-m",
-                "binary",
-                "127.0.0.1",
-                &port,
-                "-c",
-                "get",
-                "missing-hpa",
-                out,
-            ],
-        );
-        assert_exit(&output, 0, "tftp-hpa get of a missing file (it exits 0)");
-        assert!(
-            printed(&output).contains("Error code 1: File not found"),
-            "{}",
-            printed(&output)
-        );
-        server.wait_request(mark, "missing-hpa", not_found);
-    }
-    if require("atftp") {
-        let mark = server.mark();
-        let output = run_client(
-            "atftp",
-            &["-g", "-r", "missing-atftp", "-l", out, "127.0.0.1", &port],
-        );
-        assert_exit(&output, 255, "atftp get of a missing file");
-        assert!(
-            printed(&output).contains("<File not found>"),
-            "{}",
-            printed(&output)
-        );
-        server.wait_request(mark, "missing-atftp", not_found);
-    }
-    if require("busybox") {
-        let mark = server.mark();
-        let output = run_client(
-            "busybox",
-            &[
-                "tftp",
-                "-g",
-                "-r",
-                "missing-busybox",
-                "-l",
-                out,
-                "127.0.0.1",
-                &port,
-            ],
-        );
-        assert_exit(&output, 1, "busybox tftp get of a missing file");
-        server.wait_request(mark, "missing-busybox", not_found);
+    let clients = [
+        Missing {
+            program: "curl",
+            name: "SIP0018B9FFFFFF.cnf",
+            get: |server, name, out| curl_get(server, "30", &[], name, out),
+            code: 68,
+            what: "curl get of a missing file",
+            says: &[],
+        },
+        Missing {
+            program: "tftp",
+            name: "missing-hpa",
+            get: |server, name, out| tftp_hpa_get(server, "binary", name, out),
+            code: 0,
+            what: "tftp-hpa get of a missing file (it exits 0)",
+            says: &["Error code 1: File not found"],
+        },
+        Missing {
+            program: "atftp",
+            name: "missing-atftp",
+            get: |server, name, out| atftp_get(server, &[], name, out),
+            code: 255,
+            what: "atftp get of a missing file",
+            says: &["<File not found>"],
+        },
+        Missing {
+            program: "busybox",
+            name: "missing-busybox",
+            get: |server, name, out| busybox_get(server, None, name, out),
+            code: 1,
+            what: "busybox tftp get of a missing file",
+            says: &[],
+        },
+    ];
+    for client in clients {
+        if require(client.program) {
+            let mark = server.mark();
+            let output = (client.get)(&server, client.name, &out);
+            let printed = assert_exit(&output, client.code, client.what);
+            assert_contains(&printed, client.says);
+            server.wait_request(mark, client.name, NOT_FOUND);
+        }
     }
     server.stop();
 }
@@ -398,41 +350,13 @@ fn fifty_parallel_curl_fetches_are_identical() {
     let tree = Tree::new();
     let content = tree.random("1M.bin", 1 << 20);
     let server = Server::start_alone(&tree.root(), &[]);
-    let url = format!("tftp://127.0.0.1:{}/1M.bin", server.port());
-    let outs: Vec<_> = (0..50)
-        .map(|i| tree.out(&format!("curl-{i}.bin")))
-        .collect();
-    let children: Vec<_> = outs
-        .iter()
-        .map(|out| {
-            client(
-                "curl",
-                &[
-                    "-sS",
-                    "--max-time",
-                    "100",
-                    "-o",
-                    out.to_str().unwrap(),
-                    &url,
-                ],
-            )
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("starting curl")
-        })
-        .collect();
-    for (i, child) in children.into_iter().enumerate() {
-        let output = child.wait_with_output().unwrap();
-        assert_exit(&output, 0, &format!("parallel curl #{i}"));
-    }
-    for (i, out) in outs.iter().enumerate() {
-        assert_file(out, &content, &format!("parallel curl #{i}"));
-    }
-    let lines = server.stop();
-    let sent = lines
-        .iter()
-        .filter(|l| l.starts_with("127.0.0.1  1M.bin  sent "))
-        .count();
-    assert_eq!(sent, 50, "expected 50 sent lines:\n{}", lines.join("\n"));
+    parallel_downloads(
+        &tree,
+        "curl",
+        50,
+        |out| curl_args(&server, "100", &[], "1M.bin", out),
+        &content,
+        "parallel curl",
+    );
+    assert_sent_count(&server.stop(), "1M.bin", 50);
 }

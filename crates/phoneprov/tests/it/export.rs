@@ -6,9 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use crate::harness::{
-    assert_exit, assert_file, printed, random_bytes, require, run_binary, run_client, Server, Tree,
+    assert_contains, assert_exit, assert_file, curl_get, printed, random_bytes, require,
+    run_binary, tftp_hpa_get, Server, Tree,
 };
 
 /// A site with what export carries: per-model targets, defaults, lines with
@@ -78,7 +80,7 @@ fn site_folder(dir: &Path, config: &str) -> PathBuf {
     path
 }
 
-fn with_config(config: &Path, args: &[&str]) -> std::process::Output {
+fn with_config(config: &Path, args: &[&str]) -> Output {
     let mut all = vec!["--config", config.to_str().unwrap()];
     all.extend_from_slice(args);
     run_binary(&all)
@@ -86,9 +88,21 @@ fn with_config(config: &Path, args: &[&str]) -> std::process::Output {
 
 fn export(config: &Path, dir: &Path) -> String {
     let output = with_config(config, &["export", dir.to_str().unwrap()]);
-    assert_exit(&output, 0, "export");
-    printed(&output)
+    assert_exit(&output, 0, "export")
 }
+
+/// `import-tftp DIR --output CONFIG`.
+fn import_tftp(dir: &Path, config: &Path) -> Output {
+    run_binary(&[
+        "import-tftp",
+        dir.to_str().unwrap(),
+        "--output",
+        config.to_str().unwrap(),
+    ])
+}
+
+/// A client's download of one file into a path.
+type Download<'a> = &'a dyn Fn(&Path) -> Output;
 
 /// Every file under `dir`, by relative path.
 fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -124,10 +138,7 @@ fn export_is_what_the_server_sends_to_tftp_hpa_and_curl() {
     );
     let exported = tree.base().join("exported");
     let summary = export(&config, &exported);
-    assert!(
-        summary.contains("OS79XX.TXT: written, naming P0S3-8-12-00"),
-        "{summary}"
-    );
+    assert_contains(&summary, &["OS79XX.TXT: written, naming P0S3-8-12-00"]);
     let files = files_under(&exported);
     for expected in [
         "SIPDefault.cnf",
@@ -156,51 +167,33 @@ fn export_is_what_the_server_sends_to_tftp_hpa_and_curl() {
     );
 
     let server = Server::serve(&config);
-    let port = server.port().to_string();
     for (name, content) in &files {
         if name == "OS79XX.TXT" {
             // Served only to a phone phoneprov identifies; loopback is none.
             continue;
         }
         let flat = name.replace('/', "_");
-        if hpa {
-            let out = tree.out(&format!("hpa-{flat}"));
-            let output = run_client(
-                "tftp",
-                &[
-                    "-m",
-                    "binary",
-                    "127.0.0.1",
-                    &port,
-                    "-c",
-                    "get",
-                    name,
-                    out.to_str().unwrap(),
-                ],
-            );
-            assert_exit(&output, 0, &format!("tftp-hpa get {name}"));
-            assert_file(
-                &out,
-                content,
-                &format!("tftp-hpa get {name} against the export"),
-            );
-        }
-        if curl {
-            let out = tree.out(&format!("curl-{flat}"));
-            let url = format!("tftp://127.0.0.1:{port}/{name}");
-            let mut args = vec!["-sS", "--max-time", "30", "-o", out.to_str().unwrap()];
-            if content.is_empty() {
-                // curl refuses an OACK granting "tsize 0" (see clients.rs).
-                args.push("--tftp-no-options");
+        // curl refuses an OACK granting "tsize 0" (see clients.rs).
+        let curl_options: &[&str] = if content.is_empty() {
+            &["--tftp-no-options"]
+        } else {
+            &[]
+        };
+        let clients: [(bool, &str, &str, Download); 2] = [
+            (hpa, "hpa", "tftp-hpa", &|out| {
+                tftp_hpa_get(&server, "binary", name, out)
+            }),
+            (curl, "curl", "curl", &|out| {
+                curl_get(&server, "30", curl_options, name, out)
+            }),
+        ];
+        for (wanted, prefix, client, get) in clients {
+            if wanted {
+                let out = tree.out(&format!("{prefix}-{flat}"));
+                let what = format!("{client} get {name} against the export");
+                assert_exit(&get(&out), 0, &what);
+                assert_file(&out, content, &what);
             }
-            args.push(&url);
-            let output = run_client("curl", &args);
-            assert_exit(&output, 0, &format!("curl get {name}"));
-            assert_file(
-                &out,
-                content,
-                &format!("curl get {name} against the export"),
-            );
         }
     }
     drop(server);
@@ -220,23 +213,23 @@ fn export_refuses_a_folder_with_files_and_says_what_it_cannot_carry() {
     std::fs::create_dir(&exported).unwrap();
     std::fs::write(exported.join("OS79XX.TXT"), "P0S3-8-10-00\r\n").unwrap();
     let output = with_config(&config, &["export", exported.to_str().unwrap()]);
-    assert_exit(&output, 1, "export into a folder with files");
-    assert!(printed(&output).contains("--force"), "{}", printed(&output));
+    let printed = assert_exit(&output, 1, "export into a folder with files");
+    assert_contains(&printed, &["--force"]);
 
     let output = with_config(&config, &["export", exported.to_str().unwrap(), "--force"]);
-    assert_exit(&output, 0, "export --force");
-    let summary = printed(&output);
+    let summary = assert_exit(&output, 0, "export --force");
     // Three phones told three loads: one OS79XX.TXT cannot serve them all,
     // and the stale one would tell them the wrong load.
-    for text in [
-        "OS79XX.TXT: not written",
-        "P0S3-8-11-00: 00:18:B9:00:00:40",
-        "P00308010200: 00:18:B9:00:00:41",
-        "removed the one already in the folder",
-        "without loadInformation",
-    ] {
-        assert!(summary.contains(text), "{text:?} not in:\n{summary}");
-    }
+    assert_contains(
+        &summary,
+        &[
+            "OS79XX.TXT: not written",
+            "P0S3-8-11-00: 00:18:B9:00:00:40",
+            "P00308010200: 00:18:B9:00:00:41",
+            "removed the one already in the folder",
+            "without loadInformation",
+        ],
+    );
     assert!(!exported.join("OS79XX.TXT").exists());
 }
 
@@ -292,18 +285,8 @@ fn an_exported_tree_imports_back_to_the_same_site() {
 
     let imported = tree.base().join("imported/phoneprov.toml");
     std::fs::create_dir_all(imported.parent().unwrap()).unwrap();
-    let output = run_binary(&[
-        "import-tftp",
-        exported.to_str().unwrap(),
-        "--output",
-        imported.to_str().unwrap(),
-    ]);
-    assert_exit(&output, 0, "import-tftp");
-    let summary = printed(&output);
-    assert!(
-        summary.contains("imported 4 phones with 5 lines"),
-        "{summary}"
-    );
+    let summary = assert_exit(&import_tftp(&exported, &imported), 0, "import-tftp");
+    assert_contains(&summary, &["imported 4 phones with 5 lines"]);
     assert!(!summary.contains("WARNING:"), "{summary}");
     let text = std::fs::read_to_string(&imported).unwrap();
     // [tftp] is no part of the tree: give the import the original's, so
@@ -332,18 +315,8 @@ fn a_time_zone_comes_back_as_the_rules_it_derives() {
     let exported = tree.base().join("exported");
     export(&original, &exported);
     let imported = tree.base().join("phoneprov.toml");
-    let output = run_binary(&[
-        "import-tftp",
-        exported.to_str().unwrap(),
-        "--output",
-        imported.to_str().unwrap(),
-    ]);
-    assert_exit(&output, 0, "import-tftp");
-    assert!(
-        printed(&output).contains("[site] timezone"),
-        "{}",
-        printed(&output)
-    );
+    let summary = assert_exit(&import_tftp(&exported, &imported), 0, "import-tftp");
+    assert_contains(&summary, &["[site] timezone"]);
     let again = tree.base().join("again");
     export(&imported, &again);
     // The same settings; [defaults] keeps them in name order.
@@ -417,67 +390,58 @@ fn a_hand_made_tree_imports_into_a_config_that_passes_check() {
         tree.write(name, &random_bytes(999, name));
     }
     let config = tree.base().join("phoneprov.toml");
-    let import = || {
-        run_binary(&[
-            "import-tftp",
-            tree.root().to_str().unwrap(),
-            "--output",
-            config.to_str().unwrap(),
-        ])
-    };
-    let output = import();
-    assert_exit(&output, 0, "import-tftp");
-    let summary = printed(&output);
-    for text in [
-        "imported 2 phones with 3 lines",
-        "unknown parameter mystery_knob",
-        "dst_start_day",
-        "00:18:B9:FF:FF:FF: model 7960 unknown",
-        "line 2 (2002) becomes line 1",
-        "[sip]: phones registered with 192.168.1.10:5060",
-        "[site] timezone",
-    ] {
-        assert!(summary.contains(text), "{text:?} not in:\n{summary}");
-    }
+    let summary = assert_exit(&import_tftp(&tree.root(), &config), 0, "import-tftp");
+    assert_contains(
+        &summary,
+        &[
+            "imported 2 phones with 3 lines",
+            "unknown parameter mystery_knob",
+            "dst_start_day",
+            "00:18:B9:FF:FF:FF: model 7960 unknown",
+            "line 2 (2002) becomes line 1",
+            "[sip]: phones registered with 192.168.1.10:5060",
+            "[site] timezone",
+        ],
+    );
     let text = std::fs::read_to_string(&config).unwrap();
-    for line in [
-        "address = \"192.168.1.10\"",
-        "sip = \"P0S3-8-12-00\"",
-        "# mystery_knob = \"3\"   WARNING",
-        "cnf_join_enable = 1",
-        "date_format = \"D/M/Y\"",
-        "{ name = \"line1\", display = \"Caller ID\", password = \"supersecret\", label = \"BUTTONLABEL\" }",
-        "{ name = \"2004\", authname = \"a2004\", password = \"four four\" }",
-        "phone_label = \"Reception\"",
-        "TODO check the model",
-    ] {
-        assert!(text.contains(line), "{line:?} not in:\n{text}");
-    }
+    assert_contains(
+        &text,
+        &[
+            "address = \"192.168.1.10\"",
+            "sip = \"P0S3-8-12-00\"",
+            "# mystery_knob = \"3\"   WARNING",
+            "cnf_join_enable = 1",
+            "date_format = \"D/M/Y\"",
+            "{ name = \"line1\", display = \"Caller ID\", password = \"supersecret\", label = \"BUTTONLABEL\" }",
+            "{ name = \"2004\", authname = \"a2004\", password = \"four four\" }",
+            "phone_label = \"Reception\"",
+            "TODO check the model",
+        ],
+    );
     assert!(!text.contains("proxy1_address ="), "{text}");
 
     let output = with_config(
         &config,
         &["render", "00:18:B9:FF:FF:FF", "SIP0018B9FFFFFF.cnf"],
     );
-    assert_exit(&output, 0, "render");
-    let rendered = printed(&output);
-    for line in [
-        "image_version: \"P0S3-8-12-00\"",
-        "line1_name: \"line1\"",
-        "line1_password: \"supersecret\"",
-        "line2_name: \"\"",
-    ] {
-        assert!(rendered.contains(line), "{line:?} not in:\n{rendered}");
-    }
+    let rendered = assert_exit(&output, 0, "render");
+    assert_contains(
+        &rendered,
+        &[
+            "image_version: \"P0S3-8-12-00\"",
+            "line1_name: \"line1\"",
+            "line1_password: \"supersecret\"",
+            "line2_name: \"\"",
+        ],
+    );
     let output = with_config(&config, &["render", "00:18:B9:FF:FF:FF", "SIPDefault.cnf"]);
     let rendered = printed(&output);
-    assert!(
-        rendered.contains("proxy1_address: \"192.168.1.10\""),
-        "{rendered}"
+    assert_contains(
+        &rendered,
+        &["proxy1_address: \"192.168.1.10\"", "time_zone: \"GMT\""],
     );
-    assert!(rendered.contains("time_zone: \"GMT\""), "{rendered}");
 
-    let output = import();
-    assert_exit(&output, 1, "import-tftp over an existing file");
-    assert!(printed(&output).contains("--force"));
+    let output = import_tftp(&tree.root(), &config);
+    let printed = assert_exit(&output, 1, "import-tftp over an existing file");
+    assert_contains(&printed, &["--force"]);
 }

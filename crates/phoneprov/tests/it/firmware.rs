@@ -5,7 +5,7 @@
 use std::io::{Cursor, Write};
 use std::path::Path;
 
-use crate::harness::{assert_exit, printed, random_bytes, run_binary, Tree};
+use crate::harness::{assert_contains, assert_exit, random_bytes, run_binary, Tree};
 
 /// SIP 8.12 as Cisco ships it: these files in the tar `P0S3-8-12-00.tar`.
 const SIP_8_12: [(&str, usize); 5] = [
@@ -74,17 +74,16 @@ fn import_cisco_packages_then_list() {
     let sccp = source(&tree, "sccp-8-1-2.tar", &tar_of(&SCCP_8_1_2));
 
     let output = firmware(&["import", &sip, &sccp], &dir);
-    assert_exit(&output, 0, "import");
-    let text = printed(&output);
-    for line in [
-        "P0S3-8-12-00.sb2        756524 B  added",
-        "OS79XX.TXT                  15 B  skipped: phoneprov writes OS79XX.TXT itself",
-        "P0S3-8-12-00 (SIP 8.12): complete",
-        "P003-8-12-00 (loader 8.12): complete",
-        "P00308010200 (SCCP 8.1(2)): complete",
-    ] {
-        assert!(text.contains(line), "no {line:?} in:\n{text}");
-    }
+    assert_contains(
+        &assert_exit(&output, 0, "import"),
+        &[
+            "P0S3-8-12-00.sb2        756524 B  added",
+            "OS79XX.TXT                  15 B  skipped: phoneprov writes OS79XX.TXT itself",
+            "P0S3-8-12-00 (SIP 8.12): complete",
+            "P003-8-12-00 (loader 8.12): complete",
+            "P00308010200 (SCCP 8.1(2)): complete",
+        ],
+    );
     for (name, len) in &SIP_8_12[..4] {
         assert_eq!(
             std::fs::read(dir.join(name)).unwrap(),
@@ -94,21 +93,22 @@ fn import_cisco_packages_then_list() {
     }
 
     let output = firmware(&["list"], &dir);
-    assert_exit(&output, 0, "list");
-    let text = printed(&output);
-    for line in [
-        "LOAD          PROTOCOL  VERSION  ERA  SIGNED  STATUS",
-        "P00308010200  SCCP      8.1(2)   UAL  yes     complete",
-        "P0S3-8-12-00  SIP       8.12     UAL  yes     complete (loader P003-8-12-00)",
-        "    P0S3-8-12-00.sb2          756524 B",
-    ] {
-        assert!(text.contains(line), "no {line:?} in:\n{text}");
-    }
+    assert_contains(
+        &assert_exit(&output, 0, "list"),
+        &[
+            "LOAD          PROTOCOL  VERSION  ERA  SIGNED  STATUS",
+            "P00308010200  SCCP      8.1(2)   UAL  yes     complete",
+            "P0S3-8-12-00  SIP       8.12     UAL  yes     complete (loader P003-8-12-00)",
+            "    P0S3-8-12-00.sb2          756524 B",
+        ],
+    );
 
     // Importing again changes nothing and says so.
     let output = firmware(&["import", &sip], &dir);
-    assert_exit(&output, 0, "second import");
-    assert!(printed(&output).contains("already there, same content"));
+    assert_contains(
+        &assert_exit(&output, 0, "second import"),
+        &["already there, same content"],
+    );
 }
 
 #[test]
@@ -117,13 +117,9 @@ fn incomplete_loads_and_overwrites() {
     let dir = tree.root().join("firmware");
     let app = source(&tree, "P0S3-8-12-00.sb2", &random_bytes(756_524, "app"));
     let output = firmware(&["import", &app], &dir);
-    assert_exit(&output, 0, "loose import");
-    let text = printed(&output);
-    assert!(
-        text.contains(
-            "P0S3-8-12-00 (SIP 8.12): incomplete, missing P0S3-8-12-00.loads, P003-8-12-00.sbn"
-        ),
-        "{text}"
+    assert_contains(
+        &assert_exit(&output, 0, "loose import"),
+        &["P0S3-8-12-00 (SIP 8.12): incomplete, missing P0S3-8-12-00.loads, P003-8-12-00.sbn"],
     );
 
     std::fs::create_dir_all(tree.out("other")).unwrap();
@@ -133,15 +129,13 @@ fn incomplete_loads_and_overwrites() {
         &random_bytes(756_524, "other"),
     );
     let output = firmware(&["import", &other], &dir);
-    assert_exit(&output, 1, "conflicting import");
-    assert!(printed(&output).contains("--force"), "{}", printed(&output));
+    assert_contains(&assert_exit(&output, 1, "conflicting import"), &["--force"]);
     assert_eq!(
         std::fs::read(dir.join("P0S3-8-12-00.sb2")).unwrap(),
         random_bytes(756_524, "app")
     );
     let output = firmware(&["import", "--force", &other], &dir);
-    assert_exit(&output, 0, "forced import");
-    assert!(printed(&output).contains("replaced"));
+    assert_contains(&assert_exit(&output, 0, "forced import"), &["replaced"]);
 }
 
 #[test]
@@ -160,16 +154,15 @@ fn malicious_and_invalid_archives_are_refused() {
     let good = source(&tree, "P0S3-8-12-00.loads", &random_bytes(458, "loads"));
 
     let output = firmware(&["import", &slip, &broken, &good], &dir);
-    assert_exit(&output, 1, "import with bad archives");
-    let text = printed(&output);
-    for expected in [
-        "entry \"../outside/secret.txt\" refused: its path climbs out of the folder",
-        "broken.zip is not a valid zip archive",
-        "2 of 3 files were not imported",
-        "P0S3-8-12-00.loads         458 B  added",
-    ] {
-        assert!(text.contains(expected), "no {expected:?} in:\n{text}");
-    }
+    assert_contains(
+        &assert_exit(&output, 1, "import with bad archives"),
+        &[
+            "entry \"../outside/secret.txt\" refused: its path climbs out of the folder",
+            "broken.zip is not a valid zip archive",
+            "2 of 3 files were not imported",
+            "P0S3-8-12-00.loads         458 B  added",
+        ],
+    );
     // The good file went in; nothing from the refused archives did.
     let names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -184,9 +177,13 @@ fn malicious_and_invalid_archives_are_refused() {
 fn list_explains_a_missing_or_empty_folder() {
     let tree = Tree::new();
     let output = firmware(&["list"], &tree.root().join("nothing"));
-    assert_exit(&output, 1, "list of a missing folder");
-    assert!(printed(&output).contains("does not exist yet"));
+    assert_contains(
+        &assert_exit(&output, 1, "list of a missing folder"),
+        &["does not exist yet"],
+    );
     let output = firmware(&["list"], &tree.root());
-    assert_exit(&output, 0, "list of an empty folder");
-    assert!(printed(&output).contains("No firmware yet"));
+    assert_contains(
+        &assert_exit(&output, 0, "list of an empty folder"),
+        &["No firmware yet"],
+    );
 }

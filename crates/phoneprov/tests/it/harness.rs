@@ -7,6 +7,7 @@
 //! Waits are bounded everywhere; a receive timeout is only ever used to decide
 //! that no reply came. No test asserts a wall-clock duration.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -105,7 +106,21 @@ impl Tree {
     pub fn random(&self, name: &str, len: usize) -> Vec<u8> {
         self.write(name, &random_bytes(len, name))
     }
+
+    /// A tree holding a random file of each (name, length) of `sizes`, and
+    /// those files with their contents.
+    pub fn with_random_files(sizes: &[(&'static str, usize)]) -> (Tree, Files) {
+        let tree = Tree::new();
+        let files = sizes
+            .iter()
+            .map(|&(name, len)| (name, tree.random(name, len)))
+            .collect();
+        (tree, files)
+    }
 }
+
+/// Files by name, with their contents.
+pub type Files = Vec<(&'static str, Vec<u8>)>;
 
 /// `len` bytes of xorshift noise, different for each `seed` (a file name).
 pub fn random_bytes(len: usize, seed: &str) -> Vec<u8> {
@@ -292,25 +307,25 @@ impl Server {
         self.stdout.state.lock().unwrap().lines.len()
     }
 
-    /// Waits for a stdout line at index `after` or later that satisfies
-    /// `wanted`, and returns it. Fails if the server exits or nothing comes.
-    pub fn wait_line(&self, after: usize, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+    /// Waits (bounded) until `found` finds something in the stdout lines and
+    /// returns it; panics with `failure(lines)` if the server's stdout closes
+    /// or [`REPLY_WAIT`] passes first.
+    fn wait_for<T>(
+        &self,
+        mut found: impl FnMut(&[String]) -> Option<T>,
+        failure: impl FnOnce(&[String]) -> String,
+    ) -> T {
         let deadline = Instant::now() + REPLY_WAIT;
         let mut state = self.stdout.state.lock().unwrap();
         loop {
-            if let Some(line) = state.lines.iter().skip(after).find(|l| wanted(l)) {
-                return line.clone();
+            if let Some(value) = found(&state.lines) {
+                return value;
             }
             let now = Instant::now();
             if state.closed || now >= deadline {
                 let lines = state.lines.clone();
                 drop(state);
-                panic!(
-                    "no line for {what} (server {}); stdout:\n{}\nstderr:\n{}",
-                    if lines.is_empty() { "silent" } else { "ran" },
-                    lines.join("\n"),
-                    self.stderr.snapshot().join("\n")
-                );
+                panic!("{}", failure(&lines));
             }
             state = self
                 .stdout
@@ -321,36 +336,41 @@ impl Server {
         }
     }
 
+    /// Waits for a stdout line at index `after` or later that satisfies
+    /// `wanted`, and returns it. Fails if the server exits or nothing comes.
+    pub fn wait_line(&self, after: usize, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        self.wait_for(
+            |lines| lines.iter().skip(after).find(|l| wanted(l)).cloned(),
+            |lines| {
+                format!(
+                    "no line for {what} (server {}); stdout:\n{}\nstderr:\n{}",
+                    if lines.is_empty() { "silent" } else { "ran" },
+                    lines.join("\n"),
+                    self.stderr.snapshot().join("\n")
+                )
+            },
+        )
+    }
+
     /// Waits until `count` lines at index `after` or later contain `text`.
     pub fn wait_count(&self, after: usize, text: &str, count: usize) {
-        let deadline = Instant::now() + REPLY_WAIT;
-        let mut state = self.stdout.state.lock().unwrap();
-        loop {
-            let seen = state
-                .lines
+        let seen = |lines: &[String]| {
+            lines
                 .iter()
                 .skip(after)
                 .filter(|l| l.contains(text))
-                .count();
-            if seen >= count {
-                return;
-            }
-            let now = Instant::now();
-            if state.closed || now >= deadline {
-                let lines = state.lines.clone();
-                drop(state);
-                panic!(
-                    "{seen} lines, not {count}, contain {text:?}:\n{}",
+                .count()
+        };
+        self.wait_for(
+            |lines| (seen(lines) >= count).then_some(()),
+            |lines| {
+                format!(
+                    "{} lines, not {count}, contain {text:?}:\n{}",
+                    seen(lines),
                     lines.join("\n")
-                );
-            }
-            state = self
-                .stdout
-                .changed
-                .wait_timeout(state, deadline - now)
-                .unwrap()
-                .0;
-        }
+                )
+            },
+        )
     }
 
     /// Waits for the line of the request for `name` (as the server prints
@@ -376,20 +396,14 @@ impl Server {
 
     /// Waits (bounded) for the process to exit.
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("waiting for phoneprov") {
-                return status;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                panic!(
-                    "phoneprov did not exit within 60 s; stdout:\n{}",
-                    self.lines().join("\n")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if let Some(status) = self.exited_within(Duration::from_secs(60)) {
+            return status;
         }
+        let _ = self.child.kill();
+        panic!(
+            "phoneprov did not exit within 60 s; stdout:\n{}",
+            self.lines().join("\n")
+        );
     }
 
     /// True while the process runs.
@@ -402,16 +416,9 @@ impl Server {
 
     /// The exit status, if the process exits within `wait`.
     pub fn exited_within(&mut self, wait: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + wait;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("waiting for phoneprov") {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        poll(wait, Duration::from_millis(10), || {
+            self.child.try_wait().expect("waiting for phoneprov")
+        })
     }
 
     /// Stops the server with SIGINT and checks that it exits 0 after
@@ -447,6 +454,25 @@ impl Drop for Server {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// Calls `ready` every `interval` until it gives a value, or until `wait` has
+/// passed (then None): a bounded wait for something outside the server's lines.
+pub fn poll<T>(
+    wait: Duration,
+    interval: Duration,
+    mut ready: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Some(value) = ready() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(interval);
     }
 }
 
@@ -488,7 +514,7 @@ pub fn require(program: &str) -> bool {
 }
 
 /// A client command line, run under `timeout 120` so nothing can hang.
-pub fn client(program: &str, args: &[&str]) -> Command {
+fn client<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Command {
     let mut command = Command::new("timeout");
     command
         .arg(CLIENT_TIMEOUT)
@@ -499,10 +525,110 @@ pub fn client(program: &str, args: &[&str]) -> Command {
 }
 
 /// Runs a client to its end and returns what it did.
-pub fn run_client(program: &str, args: &[&str]) -> Output {
+pub fn run_client<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Output {
     client(program, args)
         .output()
         .unwrap_or_else(|e| panic!("running {program}: {e}"))
+}
+
+/// Starts a client with its output captured; `wait_with_output` collects it.
+pub fn spawn_client<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Child {
+    client(program, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {program}: {e}"))
+}
+
+/// A path as a command-line argument.
+pub fn arg(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// `tftp -m MODE 127.0.0.1 PORT -c get NAME OUT`: tftp-hpa without
+/// options, as a phone asks.
+pub fn tftp_hpa_get(server: &Server, mode: &str, name: &str, out: &Path) -> Output {
+    let port = server.port().to_string();
+    run_client(
+        "tftp",
+        &["-m", mode, "127.0.0.1", &port, "-c", "get", name, arg(out)],
+    )
+}
+
+/// The tftp:// URL of `name` on `server`.
+pub fn tftp_url(server: &Server, name: &str) -> String {
+    format!("tftp://127.0.0.1:{}/{name}", server.port())
+}
+
+/// `curl -sS --max-time MAX_TIME -o OUT [OPTIONS] URL` for `name` on `server`.
+pub fn curl_args(
+    server: &Server,
+    max_time: &str,
+    options: &[&str],
+    name: &str,
+    out: &Path,
+) -> Vec<String> {
+    let mut args = vec!["-sS", "--max-time", max_time, "-o", arg(out)];
+    args.extend(options);
+    let url = tftp_url(server, name);
+    args.push(&url);
+    args.into_iter().map(String::from).collect()
+}
+
+/// Runs curl with [`curl_args`].
+pub fn curl_get(
+    server: &Server,
+    max_time: &str,
+    options: &[&str],
+    name: &str,
+    out: &Path,
+) -> Output {
+    run_client("curl", &curl_args(server, max_time, options, name, out))
+}
+
+/// Runs `count` downloads by `program` at once, the i-th into
+/// `out/{program}-{i}.bin` with the arguments `args(out)`; waits for them
+/// all and asserts that each exited 0 and wrote exactly `expected` (failures
+/// name "{label} #i"). Returns what each printed.
+pub fn parallel_downloads(
+    tree: &Tree,
+    program: &str,
+    count: usize,
+    args: impl Fn(&Path) -> Vec<String>,
+    expected: &[u8],
+    label: &str,
+) -> Vec<String> {
+    let outs: Vec<_> = (0..count)
+        .map(|i| tree.out(&format!("{program}-{i}.bin")))
+        .collect();
+    let children: Vec<_> = outs
+        .iter()
+        .map(|out| spawn_client(program, &args(out)))
+        .collect();
+    let printed: Vec<_> = children
+        .into_iter()
+        .enumerate()
+        .map(|(i, child)| {
+            let output = child.wait_with_output().unwrap();
+            assert_exit(&output, 0, &format!("{label} #{i}"))
+        })
+        .collect();
+    for (i, out) in outs.iter().enumerate() {
+        assert_file(out, expected, &format!("{label} #{i}"));
+    }
+    printed
+}
+
+/// Asserts that exactly `count` of the server's `lines` say `name` was sent.
+pub fn assert_sent_count(lines: &[String], name: &str, count: usize) {
+    let prefix = format!("127.0.0.1  {name}  sent ");
+    let sent = lines.iter().filter(|l| l.starts_with(&prefix)).count();
+    assert_eq!(
+        sent,
+        count,
+        "expected {count} sent lines:\n{}",
+        lines.join("\n")
+    );
 }
 
 /// Everything a client printed, for assertions and failure messages.
@@ -514,15 +640,24 @@ pub fn printed(output: &Output) -> String {
     )
 }
 
-/// Asserts a client's exit code (124 would mean `timeout` killed it).
-pub fn assert_exit(output: &Output, code: i32, what: &str) {
+/// Asserts a client's exit code (124 would mean `timeout` killed it), and
+/// returns what it printed.
+pub fn assert_exit(output: &Output, code: i32, what: &str) -> String {
+    let text = printed(output);
     assert_eq!(
         output.status.code(),
         Some(code),
-        "{what}: exit status {} (124 = killed by timeout); output:\n{}",
+        "{what}: exit status {} (124 = killed by timeout); output:\n{text}",
         output.status,
-        printed(output)
     );
+    text
+}
+
+/// Asserts that `text` contains every one of `expected`.
+pub fn assert_contains(text: &str, expected: &[&str]) {
+    for wanted in expected {
+        assert!(text.contains(wanted), "{wanted:?} not in:\n{text}");
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -2,23 +2,59 @@
 //! second Ctrl-C, SIGTERM, the data-port range, the per-client and total
 //! transfer caps, and start-up errors that say what is wrong.
 
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::process::Output;
+use std::time::Duration;
 
 use crate::harness::{
-    assert_exit, assert_file, assert_same, client, require, run_binary, wire, Raw, Server, Tree,
+    arg, assert_contains, assert_exit, assert_file, assert_same, poll, require, run_binary,
+    spawn_client, tftp_url, wire, Raw, Server, Tree,
 };
 
 /// Waits (bounded) until `path` holds at least `len` bytes.
 fn wait_for_size(path: &std::path::Path, len: u64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::metadata(path).map_or(0, |m| m.len()) < len {
-        assert!(
-            Instant::now() < deadline,
-            "{} never reached {len} bytes",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
+    let reached = poll(Duration::from_secs(60), Duration::from_millis(10), || {
+        (std::fs::metadata(path).map_or(0, |m| m.len()) >= len).then_some(())
+    });
+    assert!(
+        reached.is_some(),
+        "{} never reached {len} bytes",
+        path.display()
+    );
+}
+
+/// After `first` came from `tid`: it comes `resends` times more from there,
+/// then the ERROR that gives the transfer up, then nothing. Returns where
+/// that ERROR came from.
+fn resent_then_given_up(
+    raw: &Raw,
+    first: &[u8],
+    tid: SocketAddr,
+    resends: u32,
+    what: &str,
+) -> SocketAddr {
+    for resend in 1..=resends {
+        let (again, from) = raw.recv();
+        assert_same(&again, first, &format!("{what} resend {resend}"));
+        assert_eq!(from, tid);
     }
+    let (last, from) = raw.recv();
+    assert_same(
+        &last,
+        &wire::error(0, b"Timed out waiting for ACK"),
+        "after the last resend",
+    );
+    raw.expect_silence("a packet after the transfer was given up");
+    from
+}
+
+/// `phoneprov tftp --root ROOT --bind BIND` must refuse to start: exit 1,
+/// saying `why` on stderr.
+fn refused_start(root: &str, bind: &str, what: &str, why: &str) -> Output {
+    let output = run_binary(&["tftp", "--root", root, "--bind", bind]);
+    assert_exit(&output, 1, what);
+    assert_contains(&String::from_utf8_lossy(&output.stderr), &[why]);
+    output
 }
 
 /// SIGINT during a 40 MiB download at 512-byte blocks: the download still
@@ -32,10 +68,10 @@ fn sigint_lets_a_running_transfer_finish() {
     let content = tree.random("40M.bin", 40 << 20);
     let server = Server::start(&tree.root(), &[]);
     let out = tree.out("40M.bin");
-    let url = format!("tftp://127.0.0.1:{}/40M.bin", server.port());
+    let url = tftp_url(&server, "40M.bin");
     // --limit-rate keeps the download running for seconds, so the signal
     // surely lands in the middle of it.
-    let curl = client(
+    let curl = spawn_client(
         "curl",
         &[
             "-sS",
@@ -44,14 +80,10 @@ fn sigint_lets_a_running_transfer_finish() {
             "--limit-rate",
             "8M",
             "-o",
-            out.to_str().unwrap(),
+            arg(&out),
             &url,
         ],
-    )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .expect("starting curl");
+    );
     wait_for_size(&out, 1 << 20);
     let mark = server.mark();
     server.signal("INT");
@@ -100,17 +132,11 @@ fn second_sigint_quits_at_once() {
     );
     // ...until the second signal. (Sent until it takes, in case one lands
     // in the instant between the two waits of the signal task.)
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
+    let status = poll(Duration::from_secs(30), Duration::ZERO, || {
         server.signal("INT");
-        if let Some(status) = server.exited_within(Duration::from_millis(200)) {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "a second SIGINT did not stop the server"
-        );
-    };
+        server.exited_within(Duration::from_millis(200))
+    })
+    .expect("a second SIGINT did not stop the server");
     assert_eq!(status.code(), Some(130), "exit status {status}");
     server.wait_text(0, "phoneprov tftp: quitting with transfers unfinished");
 }
@@ -193,18 +219,11 @@ fn port_in_use_is_a_clear_error() {
     let tree = Tree::new();
     let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let output = run_binary(&[
-        "tftp",
-        "--root",
-        tree.root().to_str().unwrap(),
-        "--bind",
+    let output = refused_start(
+        arg(&tree.root()),
         &addr,
-    ]);
-    assert_exit(&output, 1, "phoneprov on a port in use");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains(&format!("cannot listen on {addr}: Address already in use")),
-        "{stderr}"
+        "phoneprov on a port in use",
+        &format!("cannot listen on {addr}: Address already in use"),
     );
     assert!(
         output.stdout.is_empty(),
@@ -215,18 +234,11 @@ fn port_in_use_is_a_clear_error() {
 
 #[test]
 fn missing_root_is_a_clear_error() {
-    let output = run_binary(&[
-        "tftp",
-        "--root",
+    refused_start(
         "/nonexistent/phoneprov-firmware",
-        "--bind",
         "127.0.0.1:0",
-    ]);
-    assert_exit(&output, 1, "phoneprov with a missing root");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("cannot open /nonexistent/phoneprov-firmware: No such file or directory"),
-        "{stderr}"
+        "phoneprov with a missing root",
+        "cannot open /nonexistent/phoneprov-firmware: No such file or directory",
     );
 }
 
@@ -235,16 +247,12 @@ fn root_that_is_a_file_is_a_clear_error() {
     let tree = Tree::new();
     tree.write("file.txt", b"x");
     let root = tree.root().join("file.txt");
-    let output = run_binary(&[
-        "tftp",
-        "--root",
-        root.to_str().unwrap(),
-        "--bind",
+    refused_start(
+        arg(&root),
         "127.0.0.1:0",
-    ]);
-    assert_exit(&output, 1, "phoneprov with a file as root");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("file.txt is not a directory"), "{stderr}");
+        "phoneprov with a file as root",
+        "file.txt is not a directory",
+    );
 }
 
 /// A client's timeout option is used as a fixed interval (RFC 2349), and an
@@ -260,19 +268,7 @@ fn negotiated_timeout_is_a_fixed_interval_and_retries_are_bounded() {
     let mark = server.mark();
     let (oack, tid) = raw.request(&wire::rrq(b"medium.bin", "octet", &[("timeout", "1")]));
     assert_same(&oack, &wire::oack(&[("timeout", "1")]), "the OACK");
-    for resend in 1..=5 {
-        let (again, from) = raw.recv();
-        assert_same(&again, &oack, &format!("OACK resend {resend}"));
-        assert_eq!(from, tid);
-    }
-    let (last, from) = raw.recv();
-    assert_same(
-        &last,
-        &wire::error(0, b"Timed out waiting for ACK"),
-        "after the last resend",
-    );
-    assert_eq!(from, tid);
-    raw.expect_silence("a packet after the transfer was given up");
+    assert_eq!(resent_then_given_up(&raw, &oack, tid, 5, "OACK"), tid);
     server.wait_request(mark, "medium.bin", "TIMED OUT after 0 of 2.9 KiB sent");
     server.stop();
 }
@@ -290,18 +286,7 @@ fn unanswered_data_is_resent_a_bounded_number_of_times() {
     let data1 = wire::data(1, &content[..512]);
     let (first, tid) = raw.request(&wire::rrq(b"medium.bin", "octet", &[]));
     assert_same(&first, &data1, "DATA 1");
-    for resend in 1..=3 {
-        let (again, from) = raw.recv();
-        assert_same(&again, &data1, &format!("DATA 1 resend {resend}"));
-        assert_eq!(from, tid);
-    }
-    let (last, _) = raw.recv();
-    assert_same(
-        &last,
-        &wire::error(0, b"Timed out waiting for ACK"),
-        "after the last resend",
-    );
-    raw.expect_silence("a packet after the transfer was given up");
+    resent_then_given_up(&raw, &data1, tid, 3, "DATA 1");
     let line = server.wait_request(mark, "medium.bin", "TIMED OUT after 0 of 2.9 KiB sent");
     assert!(line.ends_with("(the client stopped answering)"), "{line}");
     server.stop();
