@@ -78,11 +78,14 @@ fn expect(raw: &Raw, from: Option<SocketAddr>, expected: &[u8]) -> SocketAddr {
     source
 }
 
-/// Sends an RRQ and expects exactly `reply` back.
-fn rrq_reply(server: &Server, name: &[u8], mode: &str, reply: &[u8]) {
+/// Sends an RRQ and expects exactly `reply` back; returns the server's
+/// line mark from before the request.
+fn rrq_reply(server: &Server, name: &[u8], mode: &str, reply: &[u8]) -> usize {
+    let mark = server.mark();
     let raw = Raw::new(server.addr);
     raw.send(&wire::rrq(name, mode, &[]));
     expect(&raw, None, reply);
+    mark
 }
 
 /// RRQ, then DATA 1 with all of `content` (< 512 bytes), ACK 1.
@@ -93,6 +96,91 @@ fn one_block_transfer(server: &Server, name: &[u8], mode: &str, on_wire: &[u8]) 
     raw.send_to(tid, &wire::ack(1));
 }
 
+/// A whole one-block case on a fresh server: `name` in `mode` comes as one
+/// DATA of `on_wire`; when `sent` is given, the server's line for `name`
+/// starts with it.
+fn one_block_case(name: &str, mode: &str, on_wire: &[u8], sent: Option<&str>) {
+    let (_tree, server) = setup(SHORT);
+    let mark = server.mark();
+    one_block_transfer(&server, name.as_bytes(), mode, on_wire);
+    if let Some(sent) = sent {
+        server.wait_request(mark, name, sent);
+    }
+    server.stop();
+}
+
+/// A read driven packet by packet from one client socket.
+struct Transfer<'a> {
+    server: &'a Server,
+    name: &'a str,
+    content: Vec<u8>,
+    raw: Raw,
+    /// The transfer's port on the server.
+    tid: SocketAddr,
+    /// The server's lines before the request.
+    mark: usize,
+}
+
+impl<'a> Transfer<'a> {
+    /// Sends an octet RRQ for `name`, whose file holds `content`, with
+    /// `options`; expects exactly DATA 1 back, or with options an OACK of
+    /// exactly them.
+    fn start(
+        server: &'a Server,
+        name: &'a str,
+        content: Vec<u8>,
+        options: &[(&str, &str)],
+    ) -> Transfer<'a> {
+        let raw = Raw::new(server.addr);
+        let mark = server.mark();
+        raw.send(&wire::rrq(name.as_bytes(), "octet", options));
+        let first = if options.is_empty() {
+            wire::data(1, block(&content, 1))
+        } else {
+            wire::oack(options)
+        };
+        let tid = expect(&raw, None, &first);
+        Transfer {
+            server,
+            name,
+            content,
+            raw,
+            tid,
+            mark,
+        }
+    }
+
+    /// [`Transfer::start`] of medium.txt without options.
+    fn medium(server: &'a Server) -> Transfer<'a> {
+        Transfer::start(server, "medium.txt", medium(), &[])
+    }
+
+    /// Expects exactly DATA `n` from the transfer's port.
+    fn data(&self, n: usize) {
+        expect(
+            &self.raw,
+            Some(self.tid),
+            &wire::data(n as u16, block(&self.content, n)),
+        );
+    }
+
+    fn ack(&self, n: u16) {
+        self.raw.send_to(self.tid, &wire::ack(n));
+    }
+
+    /// The server's line for the transfer, which must start with `outcome`.
+    fn line(&self, outcome: &str) -> String {
+        self.server.wait_request(self.mark, self.name, outcome)
+    }
+
+    /// Like [`Transfer::line`], for a transfer that had to resend: the line
+    /// must say so.
+    fn line_with_resends(&self, outcome: &str) {
+        let line = self.line(outcome);
+        assert!(line.contains(" resent"), "{line}");
+    }
+}
+
 #[test]
 fn abspath() {
     // FreeBSD serves an absolute path that lies inside its directory. Ours
@@ -101,8 +189,7 @@ fn abspath() {
     // <root>/abspath.txt is not found. Phones never send host paths.
     let (tree, server) = setup(SHORT);
     let name = format!("{}/abspath.txt", tree.root().display());
-    let mark = server.mark();
-    rrq_reply(&server, name.as_bytes(), "octet", &wire::not_found());
+    let mark = rrq_reply(&server, name.as_bytes(), "octet", &wire::not_found());
     server.wait_request(mark, &name, "NOT FOUND");
     server.stop();
 }
@@ -110,23 +197,13 @@ fn abspath() {
 #[test]
 fn dotdot() {
     let (_tree, server) = setup(SHORT);
-    rrq_reply(
-        &server,
-        b"../disallowed.txt",
-        "octet",
-        &wire::access_violation(),
-    );
-    rrq_reply(
-        &server,
-        b"subdir/../../disallowed.txt",
-        "octet",
-        &wire::access_violation(),
-    );
+    for name in [&b"../disallowed.txt"[..], b"subdir/../../disallowed.txt"] {
+        rrq_reply(&server, name, "octet", &wire::access_violation());
+    }
     // FreeBSD answers ERROR 2 for /etc/passwd (outside its directory). Ours
     // looks etc/passwd up inside the root (see abspath): ERROR 1, and the
     // real /etc/passwd is never read (the harness checks every reply).
-    let mark = server.mark();
-    rrq_reply(&server, b"/etc/passwd", "octet", &wire::not_found());
+    let mark = rrq_reply(&server, b"/etc/passwd", "octet", &wire::not_found());
     server.wait_request(mark, "/etc/passwd", "NOT FOUND");
     server.stop();
 }
@@ -134,65 +211,48 @@ fn dotdot() {
 #[test]
 fn s_flag() {
     // With chroot (-s) a leading "/" means the served directory: ours always.
-    let (_tree, server) = setup(SHORT);
-    let mark = server.mark();
-    one_block_transfer(&server, b"/small.txt", "octet", SMALL);
-    server.wait_request(mark, "/small.txt", "sent 6 B in 1 block");
-    server.stop();
+    one_block_case("/small.txt", "octet", SMALL, Some("sent 6 B in 1 block"));
 }
 
 #[test]
 fn rrq_dropped_ack() {
     let (_tree, server) = setup(SHORT);
-    let raw = Raw::new(server.addr);
-    let mark = server.mark();
-    raw.send(&wire::rrq(b"small.txt", "octet", &[]));
-    let tid = expect(&raw, None, &wire::data(1, SMALL));
+    let transfer = Transfer::start(&server, "small.txt", SMALL.to_vec(), &[]);
     // No ACK: the server's timeout resends the same DATA 1 from the same port.
-    expect(&raw, Some(tid), &wire::data(1, SMALL));
-    raw.send_to(tid, &wire::ack(1));
-    let line = server.wait_request(mark, "small.txt", "sent 6 B in 1 block");
-    assert!(line.contains(" resent"), "{line}");
+    transfer.data(1);
+    transfer.ack(1);
+    transfer.line_with_resends("sent 6 B in 1 block");
     server.stop();
 }
 
 #[test]
 fn rrq_dropped_data() {
     let (_tree, server) = setup(SHORT);
-    let medium = medium();
-    let raw = Raw::new(server.addr);
-    let mark = server.mark();
-    raw.send(&wire::rrq(b"medium.txt", "octet", &[]));
-    let tid = expect(&raw, None, &wire::data(1, block(&medium, 1)));
-    raw.send_to(tid, &wire::ack(1));
-    expect(&raw, Some(tid), &wire::data(2, block(&medium, 2))); // "lost"
-    raw.send_to(tid, &wire::ack(1));
+    let transfer = Transfer::medium(&server);
+    transfer.ack(1);
+    transfer.data(2); // "lost"
+    transfer.ack(1);
     // FreeBSD may answer the repeated ACK at once; ours waits for its
     // timeout (no Sorcerer's Apprentice). Either way DATA 2 comes again.
-    expect(&raw, Some(tid), &wire::data(2, block(&medium, 2)));
-    raw.send_to(tid, &wire::ack(2));
-    server.wait_request(mark, "medium.txt", "sent 768 B in 2 blocks");
+    transfer.data(2);
+    transfer.ack(2);
+    transfer.line("sent 768 B in 2 blocks");
     server.stop();
 }
 
 #[test]
 fn rrq_duped_ack() {
     let (_tree, server) = setup(STRICT);
-    let medium = medium();
-    let raw = Raw::new(server.addr);
-    let mark = server.mark();
-    raw.send(&wire::rrq(b"medium.txt", "octet", &[]));
-    let tid = expect(&raw, None, &wire::data(1, block(&medium, 1)));
-    raw.send_to(tid, &wire::ack(1));
-    raw.send_to(tid, &wire::ack(1));
+    let transfer = Transfer::medium(&server);
+    transfer.ack(1);
+    transfer.ack(1);
     // FreeBSD resends DATA 2 for the duplicate ACK. Ours ignores duplicate
     // ACKs (RFC 1123 4.2.3.1) and the second DATA 2 is its timeout resend;
     // the packets are the same, nothing comes between them.
-    expect(&raw, Some(tid), &wire::data(2, block(&medium, 2)));
-    expect(&raw, Some(tid), &wire::data(2, block(&medium, 2)));
-    raw.send_to(tid, &wire::ack(2));
-    let line = server.wait_request(mark, "medium.txt", "sent 768 B in 2 blocks");
-    assert!(line.contains(" resent"), "{line}");
+    transfer.data(2);
+    transfer.data(2);
+    transfer.ack(2);
+    transfer.line_with_resends("sent 768 B in 2 blocks");
     server.stop();
 }
 
@@ -202,19 +262,15 @@ fn rrq_duped_ack() {
 #[test]
 fn duplicate_ack_gets_no_immediate_resend() {
     let (_tree, server) = setup("30");
-    let medium = medium();
-    let raw = Raw::new(server.addr);
-    let mark = server.mark();
-    raw.send(&wire::rrq(b"medium.txt", "octet", &[]));
-    let tid = expect(&raw, None, &wire::data(1, block(&medium, 1)));
-    raw.send_to(tid, &wire::ack(1));
-    expect(&raw, Some(tid), &wire::data(2, block(&medium, 2)));
+    let transfer = Transfer::medium(&server);
+    transfer.ack(1);
+    transfer.data(2);
     for _ in 0..3 {
-        raw.send_to(tid, &wire::ack(1));
+        transfer.ack(1);
     }
-    raw.expect_silence("DATA after duplicate ACKs");
-    raw.send_to(tid, &wire::ack(2));
-    let line = server.wait_request(mark, "medium.txt", "sent 768 B in 2 blocks");
+    transfer.raw.expect_silence("DATA after duplicate ACKs");
+    transfer.ack(2);
+    let line = transfer.line("sent 768 B in 2 blocks");
     assert!(!line.contains("resent"), "{line}");
     server.stop();
 }
@@ -262,8 +318,7 @@ fn rrq_eaccess() {
     } else {
         Server::start(&tree.root(), &["--timeout", SHORT])
     };
-    let mark = server.mark();
-    rrq_reply(&server, b"empty.txt", "octet", &wire::access_violation());
+    let mark = rrq_reply(&server, b"empty.txt", "octet", &wire::access_violation());
     server.wait_request(
         mark,
         "empty.txt",
@@ -274,51 +329,41 @@ fn rrq_eaccess() {
 
 #[test]
 fn rrq_empty() {
-    let (_tree, server) = setup(SHORT);
-    let mark = server.mark();
-    one_block_transfer(&server, b"empty.txt", "octet", b"");
-    server.wait_request(mark, "empty.txt", "sent 0 B in 1 block");
-    server.stop();
+    one_block_case("empty.txt", "octet", b"", Some("sent 0 B in 1 block"));
 }
 
 #[test]
 fn rrq_medium() {
     let (_tree, server) = setup(SHORT);
-    let medium = medium();
-    let raw = Raw::new(server.addr);
-    raw.send(&wire::rrq(b"medium.txt", "octet", &[]));
-    let tid = expect(&raw, None, &wire::data(1, block(&medium, 1)));
-    raw.send_to(tid, &wire::ack(1));
-    expect(&raw, Some(tid), &wire::data(2, block(&medium, 2)));
-    raw.send_to(tid, &wire::ack(2));
+    let transfer = Transfer::medium(&server);
+    transfer.ack(1);
+    transfer.data(2);
+    transfer.ack(2);
     server.stop();
 }
 
 #[test]
 fn rrq_medium_window() {
     let (_tree, server) = setup(STRICT);
-    let medium = medium();
-    let raw = Raw::new(server.addr);
-    let mark = server.mark();
-    raw.send(&wire::rrq(b"medium.txt", "octet", &[("windowsize", "2")]));
     // The OACK holds exactly what was asked: no tsize, no blksize.
-    let tid = expect(&raw, None, &wire::oack(&[("windowsize", "2")]));
-    raw.send_to(tid, &wire::ack(0));
-    expect(&raw, Some(tid), &wire::data(1, block(&medium, 1)));
-    expect(&raw, Some(tid), &wire::data(2, block(&medium, 2)));
-    raw.send_to(tid, &wire::ack(2));
-    server.wait_request(mark, "medium.txt", "sent 768 B in 2 blocks");
+    let transfer = Transfer::start(&server, "medium.txt", medium(), &[("windowsize", "2")]);
+    transfer.ack(0);
+    transfer.data(1);
+    transfer.data(2);
+    transfer.ack(2);
+    transfer.line("sent 768 B in 2 blocks");
     server.stop();
 }
 
 #[test]
 fn rrq_netascii() {
     // LF becomes CR LF, a bare CR becomes CR NUL, the final NUL passes: 13 → 16 bytes.
-    let (_tree, server) = setup(SHORT);
-    let mark = server.mark();
-    one_block_transfer(&server, b"unix.txt", "netascii", UNIX_ON_WIRE);
-    server.wait_request(mark, "unix.txt", "sent 16 B in 1 block");
-    server.stop();
+    one_block_case(
+        "unix.txt",
+        "netascii",
+        UNIX_ON_WIRE,
+        Some("sent 16 B in 1 block"),
+    );
 }
 
 #[test]
@@ -339,8 +384,7 @@ fn rrq_path_max() {
     name.resize(1024, b'X');
     name.extend_from_slice(b".txt");
     assert_eq!(name.len(), 1028);
-    let mark = server.mark();
-    rrq_reply(&server, &name, "octet", &wire::access_violation());
+    let mark = rrq_reply(&server, &name, "octet", &wire::access_violation());
     server.wait_text(
         mark,
         "DENIED (the name is 1028 bytes long; the limit is 255)",
@@ -350,46 +394,29 @@ fn rrq_path_max() {
 
 #[test]
 fn rrq_small() {
-    let (_tree, server) = setup(SHORT);
-    one_block_transfer(&server, b"small.txt", "octet", SMALL);
-    server.stop();
+    one_block_case("small.txt", "octet", SMALL, None);
 }
 
 /// RFC 7440's loss example, packet for packet.
 #[test]
 fn rrq_window_rfc7440() {
     let (_tree, server) = setup(STRICT);
-    let content = rfc7440();
-    let data = |n: usize| wire::data(n as u16, block(&content, n));
-    let raw = Raw::new(server.addr);
-    let mark = server.mark();
-    raw.send(&wire::rrq(b"rfc7440.txt", "octet", &[("windowsize", "4")]));
-    let tid = expect(&raw, None, &wire::oack(&[("windowsize", "4")]));
-    raw.send_to(tid, &wire::ack(0));
-    for n in 1..=4 {
-        expect(&raw, Some(tid), &data(n));
-    }
-    raw.send_to(tid, &wire::ack(4));
-    for n in 5..=8 {
-        expect(&raw, Some(tid), &data(n));
-    }
+    let transfer = Transfer::start(&server, "rfc7440.txt", rfc7440(), &[("windowsize", "4")]);
+    let window = |blocks: std::ops::RangeInclusive<usize>| blocks.for_each(|n| transfer.data(n));
+    transfer.ack(0);
+    window(1..=4);
+    transfer.ack(4);
+    window(5..=8);
     // As if 6, 7 and 8 were lost: the server rewinds to 6 at once.
-    raw.send_to(tid, &wire::ack(5));
-    for n in 6..=9 {
-        expect(&raw, Some(tid), &data(n));
-    }
-    raw.send_to(tid, &wire::ack(9));
-    for n in 10..=13 {
-        expect(&raw, Some(tid), &data(n));
-    }
-    assert_eq!(block(&content, 13).len(), 508);
+    transfer.ack(5);
+    window(6..=9);
+    transfer.ack(9);
+    window(10..=13);
+    assert_eq!(block(&transfer.content, 13).len(), 508);
     // The final window goes unacknowledged: the timeout resends all of it.
-    for n in 10..=13 {
-        expect(&raw, Some(tid), &data(n));
-    }
-    raw.send_to(tid, &wire::ack(13));
-    let line = server.wait_request(mark, "rfc7440.txt", "sent 6.5 KiB in 13 blocks");
-    assert!(line.contains(" resent"), "{line}");
+    window(10..=13);
+    transfer.ack(13);
+    transfer.line_with_resends("sent 6.5 KiB in 13 blocks");
     server.stop();
 }
 
