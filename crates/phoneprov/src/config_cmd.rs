@@ -54,6 +54,16 @@ pub fn describe(config: &Config, show_secrets: bool) -> String {
     }
     let _ = writeln!(out, "server      {} (what phones are told)", site.server);
     let _ = writeln!(out, "tftp        {}", config.tftp.bind);
+    let _ = writeln!(
+        out,
+        "dhcp        {} mode (not served by this version: keep your DHCP server pointing phones here)",
+        format!("{:?}", config.dhcp_mode).to_lowercase()
+    );
+    let _ = writeln!(
+        out,
+        "http        {} (the dashboard is not built yet)",
+        config.http_bind
+    );
     let (host, port) = site.proxy();
     let _ = match &site.sip {
         SipTarget::Registrar { .. } => writeln!(

@@ -69,6 +69,10 @@ pub struct Config {
     pub path: PathBuf,
     pub site: Site,
     pub tftp: TftpSettings,
+    /// Whom the DHCP server will answer (the DHCP server is not built yet).
+    pub dhcp_mode: phoneprov_dhcp::Mode,
+    /// Where the dashboard will listen (not built yet).
+    pub http_bind: std::net::SocketAddr,
     pub firmware_dir: PathBuf,
     pub state_dir: PathBuf,
     /// Template overrides, when configured.
@@ -153,6 +157,8 @@ pub fn load(path: &Path) -> anyhow::Result<Config> {
         path: path.to_path_buf(),
         site,
         tftp: validated.tftp,
+        dhcp_mode: validated.dhcp_mode,
+        http_bind: validated.http_bind,
         firmware_dir,
         state_dir,
         templates,
@@ -299,6 +305,21 @@ lines = [{ name = "1001", password = "s3cret" }, { name = "1002" }]
         assert_eq!(config.state_dir, dir.path().join("state"));
         let again = load(&dir.path().join("phoneprov.toml")).unwrap();
         assert_eq!(again.site.phones[0].lines[1].password, generated);
+    }
+
+    #[test]
+    fn every_section_of_the_documented_shape_loads() {
+        let text = format!(
+            "{GOOD}[tftp]\nbind = \"0.0.0.0:69\"\n[dhcp]\nmode = \"cisco\"\n[sip]\nbind = \"0.0.0.0:5060\"\n\
+             registrar = true\n[http]\nbind = \"127.0.0.1:8080\"\n[defaults]\ntelnet_level = 0\n"
+        );
+        let (_dir, loaded) = load_text(&text);
+        let config = loaded.unwrap();
+        assert_eq!(config.dhcp_mode, phoneprov_dhcp::Mode::Cisco);
+        assert_eq!(config.http_bind, "127.0.0.1:8080".parse().unwrap());
+        let p = problem(&format!("{GOOD}[dhcp]\nmode = \"rogue\"\n"));
+        assert_eq!(p.key, "dhcp.mode");
+        assert!(p.fix.contains("known"), "{}", p.fix);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use phoneprov_cisco::site::{
     TargetProtocol,
 };
 use phoneprov_cisco::{Mac, Model};
+use phoneprov_dhcp::Mode as DhcpMode;
 use phoneprov_server::TftpSettings;
 use phoneprov_tftp::ServerLimits;
 use toml::Spanned;
@@ -25,6 +26,8 @@ use super::Problem;
 pub struct Validated {
     pub site: Site,
     pub tftp: TftpSettings,
+    pub dhcp_mode: DhcpMode,
+    pub http_bind: SocketAddr,
 }
 
 /// Collects the problems of one file.
@@ -126,6 +129,30 @@ pub fn validate(
         "write the address phones use to reach this machine, e.g. address = \"10.0.0.1\"",
     );
     let tftp = tftp_settings(&file.tftp, checker);
+    let dhcp_mode = match &file.dhcp.mode {
+        Some(mode) => checker.parse(
+            mode,
+            "dhcp.mode",
+            |t| match t {
+                "known" => Ok(DhcpMode::Known),
+                "cisco" => Ok(DhcpMode::Cisco),
+                "pool" => Ok(DhcpMode::Pool),
+                "off" => Ok(DhcpMode::Off),
+                _ => Err(format!("{t:?} is not a DHCP mode")),
+            },
+            "use known (only the phones listed here), cisco (also unlisted Cisco phones), pool (everyone) or off",
+        ),
+        None => Some(DhcpMode::Known),
+    };
+    let http_bind = match &file.http.bind {
+        Some(bind) => checker.parse(
+            bind,
+            "http.bind",
+            |t| t.parse::<SocketAddr>(),
+            "write address:port, e.g. \"127.0.0.1:8080\"",
+        ),
+        None => Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+    };
     let sip = sip_target(&file.sip, checker);
     let firmware = firmware_targets(&file.firmware, catalog, checker);
     let defaults = params(&file.defaults, "defaults", checker);
@@ -173,9 +200,12 @@ pub fn validate(
         // Filled by `config::load` from the firmware folder's ring index.
         rings: Vec::new(),
     };
+    let (dhcp_mode, http_bind) = (dhcp_mode?, http_bind?);
     (checker.errors.is_empty()).then(|| Validated {
         site,
         tftp: tftp.unwrap_or_default(),
+        dhcp_mode,
+        http_bind,
     })
 }
 

@@ -15,7 +15,11 @@ pub struct File {
     #[serde(default)]
     pub tftp: TftpSection,
     #[serde(default)]
+    pub dhcp: DhcpSection,
+    #[serde(default)]
     pub sip: SipSection,
+    #[serde(default)]
+    pub http: HttpSection,
     #[serde(default)]
     pub firmware: FirmwareSection,
     #[serde(default)]
@@ -52,6 +56,20 @@ pub struct TftpSection {
     pub max_per_client: Option<usize>,
     pub data_ports: Option<Spanned<String>>,
     pub max_blksize: Option<u16>,
+}
+
+/// Read and checked now; served by the DHCP server when it lands.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DhcpSection {
+    pub mode: Option<Spanned<String>>,
+}
+
+/// Read and checked now; served by the dashboard when it lands.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    pub bind: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
