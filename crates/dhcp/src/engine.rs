@@ -258,7 +258,10 @@ impl Engine {
             .chain(settings.dns.iter().copied())
             .chain(settings.ntp.iter().copied())
             .chain(tftp_servers.iter().copied())
-            .collect();
+            .collect::<BTreeSet<_>>();
+        if let Some((&ip, &mac)) = reserved.iter().find(|(ip, _)| infrastructure.contains(*ip)) {
+            return Err(SettingsError::Reservation { mac, ip });
+        }
         Ok(Engine {
             settings,
             network,

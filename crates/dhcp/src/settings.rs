@@ -169,7 +169,7 @@ pub enum SettingsError {
     },
     #[error("mode = \"pool\" needs `pool = [first, last]`")]
     PoolMissing,
-    #[error("the reservation {ip} for {mac} is outside the server's subnet, or is its network, broadcast or own address")]
+    #[error("the reservation {ip} for {mac} is outside the server's subnet, or is its network or broadcast address, or the server's, router's, a DNS, NTP or TFTP server's")]
     Reservation { mac: HwAddr, ip: Ipv4Addr },
     #[error("{ip} is reserved for both {first} and {second}")]
     SharedReservation {

@@ -871,6 +871,12 @@ fn settings_are_checked() {
     ));
     assert!(matches!(
         bad(|s| {
+            s.reservations.insert(PC, ROUTER);
+        }),
+        SettingsError::Reservation { .. }
+    ));
+    assert!(matches!(
+        bad(|s| {
             s.reservations.insert(PC, RESERVED);
         }),
         SettingsError::SharedReservation { .. }
