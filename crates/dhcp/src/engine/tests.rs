@@ -43,6 +43,39 @@ fn why(decision: &Decision) -> IgnoreReason {
     }
 }
 
+/// Decides one packet against an empty lease table, applying nothing.
+fn decide_fresh(engine: &Engine, packet: &[u8]) -> Decision {
+    engine.decide(
+        packet,
+        from_client(),
+        start(),
+        &MemoryLeases::new(),
+        &mut NewLeaseBudget::new(9),
+    )
+}
+
+/// The codes of a reply's options, in the order they were written.
+fn option_codes(bytes: &[u8]) -> Vec<u8> {
+    options(bytes).iter().map(|(c, _)| *c).collect()
+}
+
+/// An engine in `mode` whose test settings `edit` has changed.
+fn engine_with(mode: Mode, edit: impl FnOnce(&mut DhcpSettings)) -> Engine {
+    let mut s = settings(mode);
+    edit(&mut s);
+    Engine::new(s).unwrap()
+}
+
+/// A pool-mode engine with only 10.0.0.100 and .101 to give.
+fn two_address_pool() -> Engine {
+    engine_with(Mode::Pool, |s| {
+        s.pool = Some(Pool {
+            first: Ipv4Addr::new(10, 0, 0, 100),
+            last: Ipv4Addr::new(10, 0, 0, 101),
+        })
+    })
+}
+
 fn message_type(bytes: &[u8]) -> u8 {
     option(bytes, 53).unwrap()[0]
 }
@@ -75,7 +108,7 @@ fn a_7940_is_offered_its_reservation_with_the_options_it_asked_for_in_its_order(
         "siaddr"
     );
     assert!(bytes.len() >= 300);
-    let codes: Vec<u8> = options(bytes).iter().map(|(c, _)| *c).collect();
+    let codes = option_codes(bytes);
     assert_eq!(codes, [53, 54, 1, 3, 6, 15, 42, 66, 150, 51, 58, 59]);
     assert_eq!(
         option(bytes, 150).unwrap(),
@@ -114,31 +147,13 @@ fn options_follow_the_client_s_order_and_phones_get_150_and_66_unasked() {
             OptionCode::SubnetMask,
         ]));
     });
-    let decision = engine.decide(
-        &asked,
-        from_client(),
-        start(),
-        &MemoryLeases::new(),
-        &mut NewLeaseBudget::new(1),
-    );
-    let codes: Vec<u8> = options(&reply(&decision).bytes)
-        .iter()
-        .map(|(c, _)| *c)
-        .collect();
+    let decision = decide_fresh(&engine, &asked);
+    let codes = option_codes(&reply(&decision).bytes);
     assert_eq!(codes, [53, 54, 150, 6, 1, 51, 58, 59, 66]);
 
     let silent = packet(MessageType::Discover, LISTED, |_| {});
-    let decision = engine.decide(
-        &silent,
-        from_client(),
-        start(),
-        &MemoryLeases::new(),
-        &mut NewLeaseBudget::new(1),
-    );
-    let codes: Vec<u8> = options(&reply(&decision).bytes)
-        .iter()
-        .map(|(c, _)| *c)
-        .collect();
+    let decision = decide_fresh(&engine, &silent);
+    let codes = option_codes(&reply(&decision).bytes);
     assert_eq!(codes, [53, 54, 1, 51, 58, 59, 150, 66]);
 }
 
@@ -151,26 +166,15 @@ fn a_pc_in_pool_mode_gets_only_what_it_asks_for() {
             OptionCode::DomainName,
         ]));
     });
-    let decision = engine.decide(
-        &pc,
-        from_client(),
-        start(),
-        &MemoryLeases::new(),
-        &mut NewLeaseBudget::new(1),
-    );
-    let codes: Vec<u8> = options(&reply(&decision).bytes)
-        .iter()
-        .map(|(c, _)| *c)
-        .collect();
+    let decision = decide_fresh(&engine, &pc);
+    let codes = option_codes(&reply(&decision).bytes);
     assert_eq!(codes, [53, 54, 3, 15, 1, 51, 58, 59]);
     assert_eq!(decision.sender.unwrap().standing, Standing::Stranger);
 }
 
 #[test]
 fn known_mode_answers_listed_phones_only_and_never_refuses_anyone_else() {
-    let mut s = settings(Mode::Known);
-    s.authoritative = true;
-    let engine = Engine::new(s).unwrap();
+    let engine = engine_with(Mode::Known, |s| s.authoritative = true);
     let mut table = MemoryLeases::new();
     assert_eq!(
         why(&run(
@@ -239,13 +243,7 @@ fn cisco_mode_discovers_cisco_phones_by_prefix_or_vendor_class() {
 #[test]
 fn off_mode_answers_nobody() {
     let engine = engine(Mode::Off);
-    let decision = engine.decide(
-        &discover_7940(PHONE),
-        from_client(),
-        start(),
-        &MemoryLeases::new(),
-        &mut NewLeaseBudget::new(1),
-    );
+    let decision = decide_fresh(&engine, &discover_7940(PHONE));
     assert_eq!(why(&decision), IgnoreReason::Off);
 }
 
@@ -359,11 +357,7 @@ fn selecting_a_vanished_offer_is_refused_even_when_not_authoritative() {
 
 #[test]
 fn init_reboot_keeps_a_known_lease_and_refuses_others_only_when_authoritative() {
-    let engine_of = |authoritative| {
-        let mut s = settings(Mode::Pool);
-        s.authoritative = authoritative;
-        Engine::new(s).unwrap()
-    };
+    let engine_of = |authoritative| engine_with(Mode::Pool, |s| s.authoritative = authoritative);
     let reboot = |ip| packet(MessageType::Request, PC, |m| set_requested(m, ip));
     for authoritative in [false, true] {
         let engine = engine_of(authoritative);
@@ -494,12 +488,7 @@ fn renewing_someone_else_s_address_is_not_acked() {
 
 #[test]
 fn a_declined_address_is_held_back_then_offered_again() {
-    let mut s = settings(Mode::Pool);
-    s.pool = Some(Pool {
-        first: Ipv4Addr::new(10, 0, 0, 100),
-        last: Ipv4Addr::new(10, 0, 0, 101),
-    });
-    let engine = Engine::new(s).unwrap();
+    let engine = two_address_pool();
     let mut table = MemoryLeases::new();
     let ip = bind(&engine, &mut table, PC, start());
     let decline = packet(MessageType::Decline, PC, |m| {
@@ -537,12 +526,7 @@ fn a_decline_for_an_address_the_client_does_not_hold_changes_nothing() {
 
 #[test]
 fn a_released_address_returns_to_its_client_and_is_reused_last() {
-    let mut s = settings(Mode::Pool);
-    s.pool = Some(Pool {
-        first: Ipv4Addr::new(10, 0, 0, 100),
-        last: Ipv4Addr::new(10, 0, 0, 101),
-    });
-    let engine = Engine::new(s).unwrap();
+    let engine = two_address_pool();
     let mut table = MemoryLeases::new();
     let ip = bind(&engine, &mut table, PC, start());
     let release = packet(MessageType::Release, PC, |m| {
@@ -590,7 +574,7 @@ fn inform_gets_options_and_no_lease() {
             hwaddr: PC
         }
     );
-    let codes: Vec<u8> = options(&ack.bytes).iter().map(|(c, _)| *c).collect();
+    let codes = option_codes(&ack.bytes);
     assert_eq!(codes, [53, 54, 6, 1]);
     assert!(d.changes.is_empty() && table.is_empty());
 }
@@ -599,15 +583,7 @@ fn inform_gets_options_and_no_lease() {
 fn destinations_follow_rfc_2131_section_4_1() {
     let engine = engine(Mode::Pool);
     let relay = Ipv4Addr::new(10, 0, 0, 254);
-    let decide = |p: &[u8]| {
-        engine.decide(
-            p,
-            from_client(),
-            start(),
-            &MemoryLeases::new(),
-            &mut NewLeaseBudget::new(9),
-        )
-    };
+    let decide = |p: &[u8]| decide_fresh(&engine, p);
     // giaddr first, even with the broadcast bit.
     let relayed = packet(MessageType::Discover, PC, |m| {
         m.set_giaddr(relay);
@@ -633,20 +609,12 @@ fn destinations_follow_rfc_2131_section_4_1() {
         }
     );
     // A NAK through a relay goes to the relay with the broadcast bit set.
-    let mut s = settings(Mode::Pool);
-    s.authoritative = true;
-    let strict = Engine::new(s).unwrap();
+    let strict = engine_with(Mode::Pool, |s| s.authoritative = true);
     let relayed_reboot = packet(MessageType::Request, PC, |m| {
         m.set_giaddr(relay);
         set_requested(m, Ipv4Addr::new(10, 0, 0, 105));
     });
-    let d = strict.decide(
-        &relayed_reboot,
-        from_client(),
-        start(),
-        &MemoryLeases::new(),
-        &mut NewLeaseBudget::new(9),
-    );
+    let d = decide_fresh(&strict, &relayed_reboot);
     let nak = reply(&d);
     assert_eq!(nak.destination, Destination::Relay(relay));
     assert_eq!(message_type(&nak.bytes), 6);
@@ -669,25 +637,19 @@ fn relay_agent_information_is_echoed_last() {
     });
     relayed.pop();
     relayed.extend_from_slice(&[82, 5, 1, 3, b'p', b'o', b'e', 255]);
-    let d = engine.decide(
-        &relayed,
-        from_client(),
-        start(),
-        &MemoryLeases::new(),
-        &mut NewLeaseBudget::new(9),
-    );
+    let d = decide_fresh(&engine, &relayed);
     let opts = options(&reply(&d).bytes);
     assert_eq!(opts.last().unwrap(), &(82, vec![1, 3, b'p', b'o', b'e']));
 }
 
 #[test]
 fn infrastructure_addresses_are_never_offered() {
-    let mut s = settings(Mode::Pool);
-    s.pool = Some(Pool {
-        first: Ipv4Addr::new(10, 0, 0, 1),
-        last: Ipv4Addr::new(10, 0, 0, 254),
+    let engine = engine_with(Mode::Pool, |s| {
+        s.pool = Some(Pool {
+            first: Ipv4Addr::new(10, 0, 0, 1),
+            last: Ipv4Addr::new(10, 0, 0, 254),
+        })
     });
-    let engine = Engine::new(s).unwrap();
     let mut table = MemoryLeases::new();
     let mut offered = std::collections::BTreeSet::new();
     for n in 0..300u16 {
@@ -798,10 +760,10 @@ fn a_client_identifier_keys_the_lease() {
 
 #[test]
 fn a_reply_fits_the_size_the_client_accepts() {
-    let mut s = settings(Mode::Pool);
-    s.domain = Some("d".repeat(255));
-    s.dns = (1..=20).map(|n| Ipv4Addr::new(10, 0, 0, 200 + n)).collect();
-    let engine = Engine::new(s).unwrap();
+    let engine = engine_with(Mode::Pool, |s| {
+        s.domain = Some("d".repeat(255));
+        s.dns = (1..=20).map(|n| Ipv4Addr::new(10, 0, 0, 200 + n)).collect();
+    });
     let small = packet(MessageType::Discover, PC, |m| {
         m.opts_mut().insert(DhcpOption::MaxMessageSize(576));
         m.opts_mut().insert(DhcpOption::ParameterRequestList(vec![
@@ -810,15 +772,7 @@ fn a_reply_fits_the_size_the_client_accepts() {
             OptionCode::Router,
         ]));
     });
-    let decide = |p: &[u8]| {
-        engine.decide(
-            p,
-            from_client(),
-            start(),
-            &MemoryLeases::new(),
-            &mut NewLeaseBudget::new(9),
-        )
-    };
+    let decide = |p: &[u8]| decide_fresh(&engine, p);
     let decision = decide(&small);
     let bytes = &reply(&decision).bytes;
     assert!(bytes.len() <= 548, "{} bytes", bytes.len());
