@@ -233,6 +233,12 @@ mod tests {
         }
     }
 
+    /// The address the table records for `client`'s lease.
+    fn address_of(table: &MemoryLeases, client: u8) -> Ipv4Addr {
+        let id = lease(client, 0, LeaseState::Bound, 0).client;
+        table.by_client(&id).unwrap().ip
+    }
+
     #[test]
     fn a_client_moving_leaves_its_old_address_unrecorded() {
         let mut table = MemoryLeases::new();
@@ -243,13 +249,7 @@ mod tests {
             table.first_unrecorded(Ipv4Addr::from(10), Ipv4Addr::from(20)),
             Some(Ipv4Addr::from(10))
         );
-        assert_eq!(
-            table
-                .by_client(&lease(1, 0, LeaseState::Bound, 0).client)
-                .unwrap()
-                .ip,
-            Ipv4Addr::from(11)
-        );
+        assert_eq!(address_of(&table, 1), Ipv4Addr::from(11));
     }
 
     #[test]
@@ -261,13 +261,7 @@ mod tests {
             table.by_address(Ipv4Addr::from(10)).unwrap().state,
             LeaseState::Declined
         );
-        assert_eq!(
-            table
-                .by_client(&lease(1, 0, LeaseState::Bound, 0).client)
-                .unwrap()
-                .ip,
-            Ipv4Addr::from(11)
-        );
+        assert_eq!(address_of(&table, 1), Ipv4Addr::from(11));
         assert_eq!(
             table.first_unrecorded(Ipv4Addr::from(10), Ipv4Addr::from(20)),
             Some(Ipv4Addr::from(12))
