@@ -1126,11 +1126,18 @@ mod tests {
         }
     }
 
-    /// A valid image next to the bad entry, to show the whole archive is refused.
-    fn with_good_image(bad: Vec<u8>) -> Vec<u8> {
+    /// A tar of a valid image and then one bad entry of `kind` at `path`
+    /// (linking to `link`; a regular file holds "x"), to show the whole
+    /// archive is refused.
+    fn with_bad_entry(path: &str, kind: tar::EntryType, link: &str) -> Vec<u8> {
+        let content: &[u8] = if kind == tar::EntryType::Regular {
+            b"x"
+        } else {
+            b""
+        };
         let mut tar = tar_of(&package(&SIP_8_12[3..4]));
         tar.truncate(tar.len() - 1024);
-        tar.extend(bad);
+        tar.extend(tar_entry(path.as_bytes(), kind, link.as_bytes(), content));
         tar.extend_from_slice(&[0; 1024]);
         tar
     }
@@ -1148,22 +1155,12 @@ mod tests {
         );
         assert!(message.contains("\"../../x\"") && message.contains("zip-slip"));
 
-        let tar_slip = with_good_image(tar_entry(
-            b"P0S3/../../P0S3-8-12-00.loads",
-            tar::EntryType::Regular,
-            b"",
-            b"x",
-        ));
+        let tar_slip = with_bad_entry("P0S3/../../P0S3-8-12-00.loads", tar::EntryType::Regular, "");
         assert_eq!(refused("slip.tar", &tar_slip).2, Refusal::ParentDir);
         let windows = zip_of(&[("..\\..\\x".into(), b"x".to_vec())]);
         assert_eq!(refused("w.zip", &windows).2, Refusal::ParentDir);
 
-        let absolute = with_good_image(tar_entry(
-            b"/etc/P0S3-8-12-00.loads",
-            tar::EntryType::Regular,
-            b"",
-            b"x",
-        ));
+        let absolute = with_bad_entry("/etc/P0S3-8-12-00.loads", tar::EntryType::Regular, "");
         let (_, entry, reason, _) = refused("abs.tar", &absolute);
         assert_eq!(
             (&*entry, reason),
@@ -1175,12 +1172,7 @@ mod tests {
 
     #[test]
     fn links_and_devices() {
-        let symlink = with_good_image(tar_entry(
-            b"P0S3-8-12-00.loads",
-            tar::EntryType::Symlink,
-            b"/etc/passwd",
-            b"",
-        ));
+        let symlink = with_bad_entry("P0S3-8-12-00.loads", tar::EntryType::Symlink, "/etc/passwd");
         let (_, entry, reason, message) = refused("symlink.tar", &symlink);
         assert_eq!(entry, "P0S3-8-12-00.loads");
         assert_eq!(
@@ -1195,19 +1187,14 @@ mod tests {
             "{message}"
         );
 
-        let hardlink = with_good_image(tar_entry(
-            b"P003-8-12-00.sbn",
-            tar::EntryType::Link,
-            b"P0S3-8-12-00.sb2",
-            b"",
-        ));
+        let hardlink = with_bad_entry("P003-8-12-00.sbn", tar::EntryType::Link, "P0S3-8-12-00.sb2");
         let (_, entry, reason, _) = refused("hardlink.tar", &hardlink);
         assert_eq!(entry, "P003-8-12-00.sbn");
         assert!(matches!(reason, Refusal::Link { kind: "hard", .. }));
 
-        let device = with_good_image(tar_entry(b"sda", tar::EntryType::Block, b"", b""));
+        let device = with_bad_entry("sda", tar::EntryType::Block, "");
         assert_eq!(refused("dev.tar", &device).2, Refusal::Special("device"));
-        let fifo = with_good_image(tar_entry(b"pipe", tar::EntryType::Fifo, b"", b""));
+        let fifo = with_bad_entry("pipe", tar::EntryType::Fifo, "");
         assert_eq!(refused("fifo.tar", &fifo).2, Refusal::Special("FIFO"));
 
         let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
@@ -1413,11 +1400,12 @@ mod tests {
     #[test]
     fn invalid_and_empty_archives() {
         let tree = Tree::new();
+        let import_error = |name: &str, content: &[u8]| {
+            tree.import(&tree.source(name, content), false).unwrap_err()
+        };
         let mut broken = cisco_sip_zip();
         broken.truncate(broken.len() / 2);
-        let error = tree
-            .import(&tree.source("broken.zip", &broken), false)
-            .unwrap_err();
+        let error = import_error("broken.zip", &broken);
         assert!(
             matches!(error, ImportError::Invalid { format: "zip", .. }),
             "{error}"
@@ -1428,23 +1416,17 @@ mod tests {
 
         let mut tar = tar_of(&package(&SIP_8_12));
         tar.truncate(100_000);
-        let error = tree
-            .import(&tree.source("short.tar", &tar), false)
-            .unwrap_err();
+        let error = import_error("short.tar", &tar);
         assert!(
             matches!(error, ImportError::Invalid { format: "tar", .. }),
             "{error}"
         );
 
-        let error = tree
-            .import(&tree.source("notes.tar.gz", b"plain text"), false)
-            .unwrap_err();
+        let error = import_error("notes.tar.gz", b"plain text");
         assert!(matches!(error, ImportError::Invalid { .. }), "{error}");
 
         let readme = zip_of(&[("README.txt".into(), b"hello".to_vec())]);
-        let error = tree
-            .import(&tree.source("readme.zip", &readme), false)
-            .unwrap_err();
+        let error = import_error("readme.zip", &readme);
         assert!(matches!(error, ImportError::NoImages { .. }), "{error}");
 
         let error = tree
