@@ -24,13 +24,17 @@ use phoneprov_cisco::{LoadName, Mac, PhoneFile, Protocol};
 
 /// A `.cnf` file (SIPDefault.cnf, SIP<MAC>.cnf): parsing never panics; an
 /// error names a line of the file; every entry has a name of letters, digits
-/// and `_`, a value without a line break, and lines in increasing order; a
+/// and `_`, a value without a line break (LF or CR), and lines in increasing order; a
 /// bare value is trimmed and holds no `;` or `#`, a quoted one no `"`; and
 /// writing the entries back as `name: "value"` (quoted when they were) or
 /// `name: value` and parsing again gives the same entries.
 pub fn cisco_cnf(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let lines = text.lines().count();
+    // CR LF, LF and a lone CR each end a line, as `cnf` reads them.
+    let lines = text
+        .split('\n')
+        .flat_map(|line| line.strip_suffix('\r').unwrap_or(line).split('\r'))
+        .count();
     let entries = match cnf::parse(&text) {
         Ok(entries) => entries,
         Err(e) => {
@@ -53,7 +57,10 @@ pub fn cisco_cnf(data: &[u8]) {
             "name {:?}",
             entry.name
         );
-        assert!(!entry.value.contains('\n'), "line break in {entry:?}");
+        assert!(
+            !entry.value.contains(['\n', '\r']),
+            "line break in {entry:?}"
+        );
         assert!(
             entry.line > previous && entry.line <= lines,
             "line {} after line {previous}, of {lines}",

@@ -30,7 +30,9 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, CnfError> {
 /// of hand-made files that keep going past a bad line. Blank and comment
 /// lines yield nothing.
 pub fn parse_lines(text: &str) -> impl Iterator<Item = Result<Entry, CnfError>> + '_ {
-    text.lines()
+    // CR LF, LF and a lone CR (files saved on old Macs) all end a line.
+    text.split('\n')
+        .flat_map(|line| line.strip_suffix('\r').unwrap_or(line).split('\r'))
         .enumerate()
         .filter_map(|(index, raw)| parse_line(index + 1, raw).transpose())
 }
@@ -40,7 +42,7 @@ fn parse_line(line: usize, raw: &str) -> Result<Option<Entry>, CnfError> {
         line,
         problem: problem.to_string(),
     };
-    let content = raw.trim_end_matches('\r').trim();
+    let content = raw.trim();
     if content.is_empty() || content.starts_with('#') || content.starts_with(';') {
         return Ok(None);
     }
@@ -101,6 +103,14 @@ mod tests {
             ]
         );
         assert_eq!(entries[2].line, 4);
+    }
+
+    #[test]
+    fn every_line_ending_ends_a_line() {
+        let entries = parse("a: 1\r\nb: 2\nc: \"3\"\rd: 4").unwrap();
+        let pairs: Vec<(&str, usize)> =
+            entries.iter().map(|e| (e.value.as_str(), e.line)).collect();
+        assert_eq!(pairs, [("1", 1), ("2", 2), ("3", 3), ("4", 4)]);
     }
 
     #[test]
