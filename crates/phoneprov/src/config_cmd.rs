@@ -54,11 +54,21 @@ pub fn describe(config: &Config, show_secrets: bool) -> String {
     }
     let _ = writeln!(out, "server      {} (what phones are told)", site.server);
     let _ = writeln!(out, "tftp        {}", config.tftp.bind);
-    let _ = writeln!(
-        out,
-        "dhcp        {} mode (not served by this version: keep your DHCP server pointing phones here)",
-        format!("{:?}", config.dhcp_mode).to_lowercase()
-    );
+    let mode = format!("{:?}", config.dhcp_mode).to_lowercase();
+    let _ = match &config.dhcp {
+        Some(dhcp) => writeln!(
+            out,
+            "dhcp        {mode} mode on port {}{}",
+            dhcp.port,
+            dhcp.interface
+                .as_ref()
+                .map_or_else(String::new, |i| format!(" of {i}"))
+        ),
+        None => writeln!(
+            out,
+            "dhcp        off (no [dhcp] section, or mode = \"off\"): keep your DHCP server pointing phones here"
+        ),
+    };
     let _ = writeln!(
         out,
         "http        {} (the dashboard is not built yet)",

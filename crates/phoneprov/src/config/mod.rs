@@ -69,8 +69,10 @@ pub struct Config {
     pub path: PathBuf,
     pub site: Site,
     pub tftp: TftpSettings,
-    /// Whom the DHCP server will answer (the DHCP server is not built yet).
+    /// Whom the DHCP server answers.
     pub dhcp_mode: phoneprov_dhcp::Mode,
+    /// The DHCP server, when the file has a `[dhcp]` section whose mode is not off.
+    pub dhcp: Option<DhcpConfig>,
     /// Where the dashboard will listen (not built yet).
     pub http_bind: std::net::SocketAddr,
     pub firmware_dir: PathBuf,
@@ -78,6 +80,18 @@ pub struct Config {
     /// Template overrides, when configured.
     pub templates: Option<PathBuf>,
     pub warnings: Vec<Problem>,
+}
+
+/// The DHCP server's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DhcpConfig {
+    /// What the engine answers, already accepted by `phoneprov_dhcp::Engine::new`.
+    pub settings: phoneprov_dhcp::DhcpSettings,
+    /// Where to listen (SO_BINDTODEVICE), e.g. the phones' VLAN.
+    pub interface: Option<String>,
+    /// 67, or a high port for tests and the demo (answers then go straight
+    /// back to the sender, see `phoneprov_server::dhcp`).
+    pub port: u16,
 }
 
 /// Finds the config file: `--config`, then `$PHONEPROV_CONFIG`, then
@@ -158,6 +172,7 @@ pub fn load(path: &Path) -> anyhow::Result<Config> {
         site,
         tftp: validated.tftp,
         dhcp_mode: validated.dhcp_mode,
+        dhcp: validated.dhcp,
         http_bind: validated.http_bind,
         firmware_dir,
         state_dir,
@@ -320,6 +335,62 @@ lines = [{ name = "1001", password = "s3cret" }, { name = "1002" }]
         let p = problem(&format!("{GOOD}[dhcp]\nmode = \"rogue\"\n"));
         assert_eq!(p.key, "dhcp.mode");
         assert!(p.fix.contains("known"), "{}", p.fix);
+    }
+
+    #[test]
+    fn dhcp_section_builds_the_engine_settings() {
+        let text = GOOD.replace(
+            "model = \"7940\"\n",
+            "model = \"7940\"\nip = \"10.0.0.50\"\n",
+        )
+            + "[dhcp]\nmode = \"known\"\nport = 6767\npool = [\"10.0.0.100\", \"10.0.0.199\"]\n\
+              router = \"10.0.0.254\"\ndns = [\"10.0.0.254\"]\ndomain = \"office.example\"\n\
+              lease_time = \"12h\"\n";
+        let (_dir, loaded) = load_text(&text);
+        let dhcp = loaded.unwrap().dhcp.expect("DHCP is on");
+        let mac: phoneprov_dhcp::HwAddr = "00:18:B9:FF:FF:FF".parse().unwrap();
+        assert_eq!(dhcp.port, 6767);
+        let settings = &dhcp.settings;
+        assert_eq!(
+            settings.server,
+            "10.0.0.1".parse::<std::net::Ipv4Addr>().unwrap()
+        );
+        assert_eq!(settings.tftp_servers, vec![settings.server]);
+        assert_eq!(
+            settings.lease_time,
+            std::time::Duration::from_secs(12 * 3600)
+        );
+        assert_eq!(
+            settings.reservations[&mac],
+            "10.0.0.50".parse::<std::net::Ipv4Addr>().unwrap()
+        );
+        assert!(settings.known.contains(&mac));
+        assert!(!settings.authoritative);
+        // No [dhcp] section, or mode = "off": no DHCP server.
+        assert!(load_text(GOOD).1.unwrap().dhcp.is_none());
+        let off = format!("{GOOD}[dhcp]\nmode = \"off\"\n");
+        assert!(load_text(&off).1.unwrap().dhcp.is_none());
+    }
+
+    #[test]
+    fn dhcp_mistakes_name_their_key() {
+        let dhcp = |rest: &str| problem(&format!("{GOOD}[dhcp]\n{rest}"));
+        let p = dhcp("pool = [\"10.0.1.100\", \"10.0.1.199\"]\n");
+        assert_eq!((p.line, p.key.as_str()), (Some(14), "dhcp.pool"));
+        assert!(p.problem.contains("10.0.0.0/24"), "{}", p.problem);
+        assert_eq!(dhcp("mode = \"pool\"\n").key, "dhcp.pool");
+        assert_eq!(dhcp("pool = [\"10.0.0.100\"]\n").key, "dhcp.pool");
+        assert_eq!(dhcp("lease_time = \"1w\"\n").key, "dhcp.lease_time");
+        assert_eq!(dhcp("lease_time = \"10s\"\n").key, "dhcp.lease_time");
+        assert_eq!(dhcp("netmask = \"255.0.255.0\"\n").key, "dhcp.netmask");
+        assert_eq!(dhcp("router = \"gateway\"\n").key, "dhcp.router");
+        let p = problem(
+            &(GOOD.replace(
+                "model = \"7940\"\n",
+                "model = \"7940\"\nip = \"10.0.0.1\"\n",
+            ) + "[dhcp]\nmode = \"known\"\n"),
+        );
+        assert_eq!((p.line, p.key.as_str()), (Some(12), "phone[1].ip"));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! From the wire structs to `phoneprov_cisco::site::Site`: every value checked,
 //! every mistake reported with its line, its key and the fix.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::Range;
+use std::time::Duration;
 
 use phoneprov_cisco::clock::ClockSettings;
 use phoneprov_cisco::firmware::Catalog;
@@ -14,19 +15,20 @@ use phoneprov_cisco::site::{
     TargetProtocol,
 };
 use phoneprov_cisco::{Mac, Model};
-use phoneprov_dhcp::Mode as DhcpMode;
+use phoneprov_dhcp::{DhcpSettings, Engine, HwAddr, Mode as DhcpMode, Pool, SettingsError};
 use phoneprov_server::TftpSettings;
 use phoneprov_tftp::ServerLimits;
 use toml::Spanned;
 
 use super::wire;
-use super::Problem;
+use super::{DhcpConfig, Problem};
 
 /// What validation produces besides the site.
 pub struct Validated {
     pub site: Site,
     pub tftp: TftpSettings,
     pub dhcp_mode: DhcpMode,
+    pub dhcp: Option<DhcpConfig>,
     pub http_bind: SocketAddr,
 }
 
@@ -163,9 +165,23 @@ pub fn validate(
         .collect();
     let mut seen: HashMap<Mac, usize> = HashMap::new();
     let mut phones = Vec::new();
+    let mut reservations = Vec::new();
     for (index, entry) in file.phones.iter().enumerate() {
         let key = format!("phone[{}]", index + 1);
         if let Some(phone) = phone(entry, &key, checker, password_for) {
+            if let Some(ip) = &entry.ip {
+                let ip_key = format!("{key}.ip");
+                let parsed = checker.parse(
+                    ip,
+                    &ip_key,
+                    |t| t.parse::<Ipv4Addr>(),
+                    "write the IPv4 address reserved for this phone, e.g. ip = \"10.0.0.50\"",
+                );
+                if let Some(parsed) = parsed {
+                    let hwaddr = HwAddr::new(phone.mac.0);
+                    reservations.push((hwaddr, parsed, ip_key, ip.span()));
+                }
+            }
             let line = checker.line(entry.mac.span().start);
             if let Some(first) = seen.insert(phone.mac, line) {
                 checker.error(
@@ -201,11 +217,194 @@ pub fn validate(
         rings: Vec::new(),
     };
     let (dhcp_mode, http_bind) = (dhcp_mode?, http_bind?);
+    let dhcp = match server {
+        Some(server) if dhcp_written(&file.dhcp) && dhcp_mode != DhcpMode::Off => dhcp_config(
+            &file.dhcp,
+            dhcp_mode,
+            server,
+            &site.phones,
+            &reservations,
+            checker,
+        ),
+        _ => None,
+    };
     (checker.errors.is_empty()).then(|| Validated {
         site,
         tftp: tftp.unwrap_or_default(),
         dhcp_mode,
+        dhcp,
         http_bind,
+    })
+}
+
+/// True when the file has a `[dhcp]` section with anything in it.
+fn dhcp_written(section: &wire::DhcpSection) -> bool {
+    section.mode.is_some()
+        || section.interface.is_some()
+        || section.port.is_some()
+        || section.netmask.is_some()
+        || section.pool.is_some()
+        || section.router.is_some()
+        || !section.dns.is_empty()
+        || section.domain.is_some()
+        || section.lease_time.is_some()
+        || section.authoritative.is_some()
+}
+
+/// A duration as people write it: a number and one of s, m, h, d.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let unit_at = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(unit_at);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration"))?;
+    let scale = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?} is not a duration")),
+    };
+    number
+        .checked_mul(scale)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is too long"))
+}
+
+/// `[dhcp]` into the engine's settings, checked by [`Engine::new`] so that
+/// the file is refused for exactly what the engine would refuse.
+fn dhcp_config(
+    section: &wire::DhcpSection,
+    mode: DhcpMode,
+    server: IpAddr,
+    phones: &[Phone],
+    reservations: &[(HwAddr, Ipv4Addr, String, Range<usize>)],
+    checker: &mut Checker<'_>,
+) -> Option<DhcpConfig> {
+    let IpAddr::V4(server) = server else {
+        checker.error(
+            None,
+            "server.address",
+            "DHCP hands out IPv4 addresses, and this server address is IPv6",
+            "write this machine's IPv4 address on the phones' network, or set [dhcp] mode = \"off\"",
+        );
+        return None;
+    };
+    let ipv4 = |checker: &mut Checker<'_>, value: &Spanned<String>, key: &str, example: &str| {
+        checker.parse(
+            value,
+            key,
+            |t| {
+                t.parse::<Ipv4Addr>()
+                    .map_err(|_| format!("{t:?} is not an IPv4 address"))
+            },
+            &format!("write an IPv4 address, e.g. {example}"),
+        )
+    };
+    let subnet_mask = match &section.netmask {
+        Some(mask) => ipv4(checker, mask, "dhcp.netmask", "netmask = \"255.255.255.0\"")?,
+        None => Ipv4Addr::new(255, 255, 255, 0),
+    };
+    let mut settings = DhcpSettings::new(mode, server, subnet_mask);
+    if let Some(pool) = &section.pool {
+        let fix = "write pool = [\"first\", \"last\"], e.g. [\"10.0.0.100\", \"10.0.0.199\"]";
+        let ends: Vec<Option<Ipv4Addr>> = pool.get_ref().iter().map(|t| t.parse().ok()).collect();
+        match ends.as_slice() {
+            [Some(first), Some(last)] => {
+                settings.pool = Some(Pool {
+                    first: *first,
+                    last: *last,
+                })
+            }
+            _ => {
+                checker.error(
+                    Some(pool.span()),
+                    "dhcp.pool",
+                    "a pool is two IPv4 addresses, its first and its last",
+                    fix,
+                );
+                return None;
+            }
+        }
+    }
+    if let Some(router) = &section.router {
+        settings.router = Some(ipv4(
+            checker,
+            router,
+            "dhcp.router",
+            "router = \"10.0.0.1\"",
+        )?);
+    }
+    for dns in &section.dns {
+        settings
+            .dns
+            .push(ipv4(checker, dns, "dhcp.dns", "dns = [\"10.0.0.1\"]")?);
+    }
+    settings.domain = section.domain.clone();
+    if let Some(lease_time) = &section.lease_time {
+        settings.lease_time = checker.parse(
+            lease_time,
+            "dhcp.lease_time",
+            parse_duration,
+            "write a number and s, m, h or d, e.g. lease_time = \"1d\"",
+        )?;
+    }
+    settings.authoritative = section.authoritative.unwrap_or(false);
+    settings.tftp_servers = vec![server];
+    settings.known = phones
+        .iter()
+        .map(|phone| HwAddr::new(phone.mac.0))
+        .collect();
+    settings.reservations = reservations
+        .iter()
+        .map(|(hwaddr, ip, _, _)| (*hwaddr, *ip))
+        .collect::<BTreeMap<_, _>>();
+    if let Err(error) = Engine::new(settings.clone()) {
+        let reservation = |mac: HwAddr| {
+            reservations
+                .iter()
+                .rev()
+                .find(|(hwaddr, ..)| *hwaddr == mac)
+                .map(|(_, _, key, span)| (Some(span.clone()), key.clone()))
+        };
+        let at_key = |span: Option<Range<usize>>, key: &str| (span, key.to_string());
+        let ((span, key), fix) = match &error {
+            SettingsError::SubnetMask(_) => (
+                at_key(section.netmask.as_ref().map(|m| m.span()), "dhcp.netmask"),
+                "write the phones' network mask, e.g. netmask = \"255.255.255.0\"",
+            ),
+            SettingsError::ServerAddress(_) => (
+                at_key(None, "server.address"),
+                "write this machine's own address on the phones' network",
+            ),
+            SettingsError::Pool { .. } | SettingsError::PoolMissing => (
+                at_key(section.pool.as_ref().map(|p| p.span()), "dhcp.pool"),
+                "give pool = [first, last] inside the network of [server] address and dhcp.netmask",
+            ),
+            SettingsError::Reservation { mac, .. } | SettingsError::SharedReservation { second: mac, .. } => (
+                reservation(*mac).unwrap_or((None, "phone.ip".into())),
+                "reserve a free address of the phones' network for each phone, not the server's, router's or DNS's",
+            ),
+            SettingsError::LeaseTimes => (
+                at_key(section.lease_time.as_ref().map(|t| t.span()), "dhcp.lease_time"),
+                "write a lease time between 1m and 3650d, e.g. \"1d\"",
+            ),
+            SettingsError::TooManyTftpServers => (at_key(None, "server.address"), "name one server"),
+            SettingsError::Text { key } => (
+                at_key(None, &format!("dhcp.{key}")),
+                "write 1 to 255 characters",
+            ),
+        };
+        checker.error(span, &key, error.to_string(), fix);
+        return None;
+    }
+    Some(DhcpConfig {
+        settings,
+        interface: section.interface.clone(),
+        port: section.port.unwrap_or(67),
     })
 }
 

@@ -58,11 +58,21 @@ pub struct TftpSection {
     pub max_blksize: Option<u16>,
 }
 
-/// Read and checked now; served by the DHCP server when it lands.
+/// The DHCP server; it runs only when this section is in the file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DhcpSection {
     pub mode: Option<Spanned<String>>,
+    pub interface: Option<String>,
+    pub port: Option<u16>,
+    pub netmask: Option<Spanned<String>>,
+    pub pool: Option<Spanned<Vec<String>>>,
+    pub router: Option<Spanned<String>>,
+    #[serde(default)]
+    pub dns: Vec<Spanned<String>>,
+    pub domain: Option<String>,
+    pub lease_time: Option<Spanned<String>>,
+    pub authoritative: Option<bool>,
 }
 
 /// Read and checked now; served by the dashboard when it lands.
@@ -117,6 +127,8 @@ pub struct PhoneEntry {
     pub model: Spanned<String>,
     pub protocol: Option<Spanned<String>>,
     pub description: Option<String>,
+    /// A DHCP reservation.
+    pub ip: Option<Spanned<String>>,
     #[serde(default)]
     pub lines: Vec<Spanned<LineEntry>>,
     #[serde(default)]
