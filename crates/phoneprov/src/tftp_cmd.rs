@@ -144,7 +144,9 @@ pub(crate) fn run_tftp(
             loop {
                 match feed.recv().await {
                     Ok(event) => {
-                        let Event::Tftp(tftp) = &*event;
+                        let Event::Tftp(tftp) = &*event else {
+                            continue;
+                        };
                         if !quiet || !matches!(tftp.outcome, TftpOutcome::Sent) {
                             println!("{}", describe(tftp));
                         }

@@ -1,10 +1,11 @@
 //! The event bus: every driver publishes what happened, in the phone's terms;
 //! the CLI, the store and (later) the dashboard subscribe.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use phoneprov_dhcp::{DhcpEvent, HwAddr};
 use tokio::sync::broadcast;
 
 /// Events a slow subscriber may fall behind by before it misses some.
@@ -13,6 +14,21 @@ const BUS_CAPACITY: usize = 16_384;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Tftp(TftpEvent),
+    Dhcp(DhcpExchange),
+}
+
+/// One DHCP packet and what the server did with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DhcpExchange {
+    pub at: SystemTime,
+    /// The client, or the relay agent that forwarded its packet.
+    pub from: SocketAddrV4,
+    /// The client's MAC (chaddr), when the packet could be read.
+    pub hwaddr: Option<HwAddr>,
+    /// Option 60, e.g. `Cisco Systems, Inc. IP Phone CP-7940G`.
+    pub vendor_class: Option<String>,
+    /// What happened; the address is in it.
+    pub event: DhcpEvent,
 }
 
 /// One TFTP request, from RRQ to its end.

@@ -1,12 +1,14 @@
 //! The only crate that owns sockets and tasks: tokio drivers for the protocol
-//! engines (TFTP now; DHCP, SIP and HTTP as they land) and the event bus that
+//! engines (TFTP and DHCP now; SIP and HTTP as they land) and the event bus that
 //! ties what each phone did together.
 
+pub mod dhcp;
 pub mod events;
 pub mod neighbours;
 pub mod tftp;
 mod udp;
 
-pub use events::{Event, EventBus, TftpEvent, TftpOutcome};
+pub use dhcp::{DhcpServer, DhcpServerSettings, ReplyRoute};
+pub use events::{DhcpExchange, Event, EventBus, TftpEvent, TftpOutcome};
 pub use tftp::{TftpServer, TftpSettings};
 pub use tokio_util::sync::CancellationToken;
