@@ -7,6 +7,7 @@ mod firmware_cmd;
 mod firmware_dir;
 mod import_cmd;
 mod init_cmd;
+mod leases_cmd;
 mod ring_cmd;
 mod serve_cmd;
 mod tftp_cmd;
@@ -34,6 +35,7 @@ enum Command {
     Ring(ring_cmd::RingArgs),
     Init(init_cmd::InitArgs),
     Serve(serve_cmd::ServeArgs),
+    Leases(leases_cmd::LeasesArgs),
     Render(serve_cmd::RenderArgs),
     Export(export_cmd::ExportArgs),
     ImportTftp(import_cmd::ImportArgs),
@@ -62,6 +64,7 @@ fn main() -> std::process::ExitCode {
         Command::Ring(args) => ring_cmd::run(args, cli.config.as_deref()),
         Command::Init(args) => init_cmd::run(args),
         Command::Serve(args) => serve_cmd::serve(args, cli.config.as_deref()),
+        Command::Leases(args) => leases_cmd::run(args, cli.config.as_deref()),
         Command::Render(args) => serve_cmd::render(args, cli.config.as_deref()),
         Command::Export(args) => export_cmd::run(args, cli.config.as_deref()),
         Command::ImportTftp(args) => import_cmd::run(args),

@@ -1,8 +1,10 @@
 //! `phoneprov serve`: the services of phoneprov.toml (TFTP with every phone's
-//! files generated on the fly; DHCP, SIP and the dashboard as they land), and
+//! files generated on the fly, DHCP when `[dhcp]` is set; SIP and the
+//! dashboard as they land), and
 //! `phoneprov render`: what a phone will get.
 
 use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,11 +13,13 @@ use clap::Args;
 use phoneprov_cisco::files::PhoneFiles;
 use phoneprov_cisco::render::{Answer, Provisioning, GENERATED};
 use phoneprov_cisco::{FirmwareStore, Mac, PhoneFile};
-use phoneprov_server::{neighbours, TftpEvent};
+use phoneprov_server::{neighbours, DhcpServerSettings, TftpEvent};
+use phoneprov_store::SqliteLeases;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{self, Config};
-use crate::tftp_cmd::run_tftp;
+use crate::leases_cmd::lease_db;
+use crate::tftp_cmd::{run_services, DhcpService};
 
 /// Run phoneprov from phoneprov.toml: serve each listed phone the files
 /// generated for it, and firmware from the firmware folder.
@@ -126,14 +130,37 @@ pub fn serve(args: ServeArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
         config.path.display(),
         config.firmware_dir.display()
     );
-    run_tftp(
+    let dhcp = match &config.dhcp {
+        Some(dhcp) => Some(dhcp_service(&config, dhcp)?),
+        None => None,
+    };
+    run_services(
         "phoneprov serve",
         config.tftp.clone(),
         Arc::new(files),
         banner,
+        dhcp,
         args.quiet,
         move |event| discovered.note(event),
     )
+}
+
+/// The DHCP server of `[dhcp]`, its leases in `<state_dir>/leases.db`.
+fn dhcp_service(config: &Config, dhcp: &config::DhcpConfig) -> anyhow::Result<DhcpService> {
+    std::fs::create_dir_all(&config.state_dir)
+        .with_context(|| format!("cannot create {}", config.state_dir.display()))?;
+    let store = SqliteLeases::open(lease_db(&config.state_dir))?;
+    if let Some(salvage) = store.salvage() {
+        eprintln!("warning: {salvage}");
+    }
+    Ok(DhcpService {
+        settings: DhcpServerSettings {
+            engine: dhcp.settings.clone(),
+            bind: SocketAddr::from((Ipv4Addr::UNSPECIFIED, dhcp.port)),
+            interface: dhcp.interface.clone(),
+        },
+        store: Arc::new(store),
+    })
 }
 
 /// Phones that asked for their files without being in phoneprov.toml, kept

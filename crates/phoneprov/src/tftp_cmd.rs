@@ -11,8 +11,10 @@ use anyhow::{bail, Context};
 use clap::Args;
 use phoneprov_cisco::FirmwareStore;
 use phoneprov_server::{
-    CancellationToken, Event, EventBus, TftpEvent, TftpOutcome, TftpServer, TftpSettings,
+    CancellationToken, DhcpServer, DhcpServerSettings, Event, EventBus, ReplyRoute, TftpEvent,
+    TftpOutcome, TftpServer, TftpSettings,
 };
+use phoneprov_store::LeaseStore;
 use phoneprov_tftp::{FileSource, ServerLimits};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::broadcast::error::RecvError;
@@ -105,24 +107,34 @@ pub fn run(args: TftpArgs) -> anyhow::Result<()> {
         },
     };
     let banner = format!("phoneprov tftp: serving {}", root.display());
-    run_tftp(
+    run_services(
         "phoneprov tftp",
         settings,
         Arc::new(store),
         banner,
+        None,
         args.quiet,
         |_| None,
     )
 }
 
-/// Runs a TFTP server until Ctrl-C or SIGTERM, printing one line per
-/// request, plus whatever `also` says about it. The first Ctrl-C lets running
-/// transfers finish; a second one quits at once.
-pub(crate) fn run_tftp(
+/// A DHCP server to run beside TFTP, and the store of its leases.
+pub(crate) struct DhcpService {
+    pub settings: DhcpServerSettings,
+    pub store: Arc<dyn LeaseStore>,
+}
+
+/// Runs a TFTP server, and a DHCP server when given one, until Ctrl-C or
+/// SIGTERM, printing one line per request and DHCP exchange, plus whatever
+/// `also` says about a TFTP request. The first Ctrl-C lets running transfers
+/// finish; a second one quits at once.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_services(
     who: &'static str,
     settings: TftpSettings,
     source: Arc<dyn FileSource>,
     banner: String,
+    dhcp: Option<DhcpService>,
     quiet: bool,
     mut also: impl FnMut(&TftpEvent) -> Option<String> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -138,22 +150,41 @@ pub(crate) fn run_tftp(
         let mut signals = Signals::new().context("installing the signal handlers")?;
         let events = EventBus::default();
         let server = TftpServer::bind(settings, source, events.clone())?;
+        let dhcp = match dhcp {
+            Some(DhcpService { settings, store }) => {
+                Some(DhcpServer::bind(settings, store, events.clone())?)
+            }
+            None => None,
+        };
         println!("{banner} on {} (Ctrl-C to stop)", server.local_addr()?);
+        if let Some(dhcp) = &dhcp {
+            let route = match dhcp.route() {
+                ReplyRoute::AsDecided => "",
+                ReplyRoute::ToSender => ", answering each sender directly (test mode)",
+            };
+            println!("{who}: DHCP on {}{route}", dhcp.local_addr()?);
+        }
         let mut feed = events.subscribe();
         let printer = tokio::spawn(async move {
             loop {
                 match feed.recv().await {
-                    Ok(event) => {
-                        let Event::Tftp(tftp) = &*event else {
-                            continue;
-                        };
-                        if !quiet || !matches!(tftp.outcome, TftpOutcome::Sent) {
-                            println!("{}", describe(tftp));
+                    Ok(event) => match &*event {
+                        Event::Tftp(tftp) => {
+                            if !quiet || !matches!(tftp.outcome, TftpOutcome::Sent) {
+                                println!("{}", describe(tftp));
+                            }
+                            if let Some(line) = also(tftp) {
+                                println!("{line}");
+                            }
                         }
-                        if let Some(line) = also(tftp) {
-                            println!("{line}");
+                        Event::Dhcp(exchange) => {
+                            if let Some(line) =
+                                crate::leases_cmd::describe_exchange(exchange, quiet)
+                            {
+                                println!("{line}");
+                            }
                         }
-                    }
+                    },
                     Err(RecvError::Lagged(missed)) => {
                         println!("({missed} requests not shown: output too slow)")
                     }
@@ -173,7 +204,11 @@ pub(crate) fn run_tftp(
             println!("{who}: quitting with transfers unfinished");
             std::process::exit(130);
         });
+        let dhcp = dhcp.map(|dhcp| tokio::spawn(dhcp.run(shutdown.clone())));
         server.run(shutdown).await;
+        if let Some(dhcp) = dhcp {
+            let _ = dhcp.await;
+        }
         drop(events);
         let _ = printer.await;
         println!("{who}: stopped");

@@ -173,6 +173,31 @@ impl SqliteLeases {
         }
     }
 
+    /// The leases of the database at `path`, read without opening it for
+    /// writing (no salvage, no writer): for `phoneprov leases` while the
+    /// server runs.
+    pub fn read(path: &Path) -> Result<LoadedLeases, StoreError> {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| StoreError::sqlite(path, "open for reading", e))?;
+        let mut loaded = LoadedLeases::default();
+        let mut statement = conn
+            .prepare(&format!("SELECT {COLUMNS} FROM leases ORDER BY ip"))
+            .map_err(|e| StoreError::sqlite(path, "read the leases", e))?;
+        let mut rows = statement
+            .query([])
+            .map_err(|e| StoreError::sqlite(path, "read the leases", e))?;
+        while let Some(row) = rows
+            .next()
+            .map_err(|e| StoreError::sqlite(path, "read the leases", e))?
+        {
+            match decode(row) {
+                Ok(lease) => loaded.leases.push(lease),
+                Err(bad) => loaded.unreadable.push(bad),
+            }
+        }
+        Ok(loaded)
+    }
+
     fn gone(&self) -> StoreError {
         StoreError::WriterGone {
             path: self.path.clone(),
@@ -182,25 +207,7 @@ impl SqliteLeases {
 
 impl LeaseStore for SqliteLeases {
     fn load(&self) -> Result<LoadedLeases, StoreError> {
-        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| StoreError::sqlite(&self.path, "open for reading", e))?;
-        let mut loaded = LoadedLeases::default();
-        let mut statement = conn
-            .prepare(&format!("SELECT {COLUMNS} FROM leases ORDER BY ip"))
-            .map_err(|e| StoreError::sqlite(&self.path, "read the leases", e))?;
-        let mut rows = statement
-            .query([])
-            .map_err(|e| StoreError::sqlite(&self.path, "read the leases", e))?;
-        while let Some(row) = rows
-            .next()
-            .map_err(|e| StoreError::sqlite(&self.path, "read the leases", e))?
-        {
-            match decode(row) {
-                Ok(lease) => loaded.leases.push(lease),
-                Err(bad) => loaded.unreadable.push(bad),
-            }
-        }
-        Ok(loaded)
+        SqliteLeases::read(&self.path)
     }
 
     fn commit(&self, changes: Vec<LeaseChange>) -> Result<(), StoreError> {
