@@ -293,6 +293,17 @@ impl Server {
         self.addr.port()
     }
 
+    /// The DHCP port of `phoneprov serve`, from its "DHCP on ADDR" line.
+    pub fn dhcp_port(&self) -> u16 {
+        let line = self.wait_text(0, ": DHCP on ");
+        line.split(" on ")
+            .nth(1)
+            .and_then(|rest| rest.split([' ', ',']).next())
+            .and_then(|addr| addr.parse::<SocketAddr>().ok())
+            .map(|addr| addr.port())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -9,6 +9,7 @@ mod harness;
 
 mod atftp;
 mod clients;
+mod dhcp;
 mod export;
 mod firmware;
 mod freebsd;

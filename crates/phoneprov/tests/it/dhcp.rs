@@ -1,0 +1,170 @@
+//! `phoneprov serve` with `[dhcp]` on a high port of the loopback (the test
+//! mode: answers go straight back to the sender), spoken to by a small
+//! DHCP client built on dhcproto, as a 7940 would.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use dhcproto::v4::{self, Decodable, DhcpOption, Encodable, MessageType, OptionCode};
+
+use crate::harness::{arg, assert_contains, printed, run_binary, Raw, Server, Tree};
+
+const PHONE: [u8; 6] = [0x00, 0x18, 0xB9, 0xFF, 0xFF, 0xFF];
+/// Listed with a reservation.
+const RESERVED_PHONE: [u8; 6] = [0x00, 0x18, 0xB9, 0x00, 0x00, 0x02];
+const RESERVED: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 50);
+const PC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+const SERVER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+const VENDOR_CLASS_7940: &[u8] = b"Cisco Systems, Inc. IP Phone CP-7940G\0";
+/// What a 7940 asks for in option 55.
+const PRL_7940: [u8; 7] = [1, 3, 6, 15, 42, 66, 150];
+
+/// A site whose DHCP server (known mode, port 0: the kernel picks a high
+/// one) serves 127.0.0.100–127.0.0.110 of the loopback network.
+fn site(base: &Path) -> PathBuf {
+    std::fs::create_dir_all(base.join("firmware")).unwrap();
+    let config = base.join("phoneprov.toml");
+    std::fs::write(
+        &config,
+        r#"[server]
+address = "127.0.0.1"
+[tftp]
+bind = "127.0.0.1:0"
+[dhcp]
+mode = "known"
+port = 0
+netmask = "255.0.0.0"
+pool = ["127.0.0.100", "127.0.0.110"]
+router = "127.0.0.254"
+dns = ["127.0.0.254"]
+domain = "office.example"
+lease_time = "1d"
+[[phone]]
+mac = "00:18:B9:FF:FF:FF"
+model = "7940"
+description = "Reception"
+[[phone]]
+mac = "00:18:B9:00:00:02"
+model = "7960"
+ip = "127.0.0.50"
+"#,
+    )
+    .unwrap();
+    config
+}
+
+/// A client packet from `mac` as a 7940 sends it; `edit` adds the rest.
+fn packet(kind: MessageType, mac: [u8; 6], edit: impl FnOnce(&mut v4::Message)) -> Vec<u8> {
+    let zero = Ipv4Addr::UNSPECIFIED;
+    let mut m = v4::Message::new_with_id(0x7940_0001, zero, zero, zero, zero, &mac);
+    m.opts_mut().insert(DhcpOption::MessageType(kind));
+    m.opts_mut()
+        .insert(DhcpOption::ClassIdentifier(VENDOR_CLASS_7940.to_vec()));
+    m.opts_mut().insert(DhcpOption::ParameterRequestList(
+        PRL_7940.iter().map(|&c| OptionCode::from(c)).collect(),
+    ));
+    edit(&mut m);
+    m.to_vec().unwrap()
+}
+
+/// The raw value of option `code` in a reply (dhcproto reads option 150 as
+/// one address; phoneprov sends a list).
+fn option(reply: &[u8], code: u8) -> Option<Vec<u8>> {
+    let mut rest = &reply[240..];
+    while let [first, tail @ ..] = rest {
+        match *first {
+            0 => rest = tail,
+            255 => return None,
+            found => {
+                let len = usize::from(tail[0]);
+                if found == code {
+                    return Some(tail[1..1 + len].to_vec());
+                }
+                rest = &tail[1 + len..];
+            }
+        }
+    }
+    None
+}
+
+fn decode(reply: &[u8]) -> v4::Message {
+    v4::Message::decode(&mut dhcproto::Decoder::new(reply)).expect("a DHCP reply")
+}
+
+fn message_type(reply: &v4::Message) -> Option<MessageType> {
+    match reply.opts().get(OptionCode::MessageType) {
+        Some(DhcpOption::MessageType(kind)) => Some(*kind),
+        _ => None,
+    }
+}
+
+/// DISCOVER then REQUEST from `mac`; returns the acknowledged address.
+fn lease(client: &Raw, mac: [u8; 6]) -> Ipv4Addr {
+    client.send(&packet(MessageType::Discover, mac, |_| {}));
+    let (bytes, _) = client.recv();
+    let offer = decode(&bytes);
+    assert_eq!(message_type(&offer), Some(MessageType::Offer));
+    let offered = offer.yiaddr();
+    assert_eq!(offer.siaddr(), SERVER);
+    assert_eq!(option(&bytes, 150), Some(SERVER.octets().to_vec()));
+    assert_eq!(option(&bytes, 66), Some(b"127.0.0.1".to_vec()));
+    assert_eq!(option(&bytes, 3), Some(vec![127, 0, 0, 254]));
+    assert_eq!(option(&bytes, 1), Some(vec![255, 0, 0, 0]));
+    client.send(&packet(MessageType::Request, mac, |m| {
+        m.opts_mut().insert(DhcpOption::RequestedIpAddress(offered));
+        m.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
+    }));
+    let (bytes, _) = client.recv();
+    let ack = decode(&bytes);
+    assert_eq!(message_type(&ack), Some(MessageType::Ack));
+    assert_eq!(ack.yiaddr(), offered);
+    offered
+}
+
+fn client_of(server: &Server) -> Raw {
+    Raw::new(SocketAddr::from((SERVER, server.dhcp_port())))
+}
+
+#[test]
+fn a_7940_gets_an_address_and_the_tftp_server_and_keeps_it_across_a_restart() {
+    let tree = Tree::new();
+    let config = site(tree.base());
+    let server = Server::serve(&config);
+    let client = client_of(&server);
+    let ip = lease(&client, PHONE);
+    assert!(
+        (Ipv4Addr::new(127, 0, 0, 100)..=Ipv4Addr::new(127, 0, 0, 110)).contains(&ip),
+        "{ip} is outside the pool"
+    );
+    server.wait_text(0, &format!("00:18:B9:FF:FF:FF  DHCP ACK {ip} (lease 1d)"));
+    assert_eq!(lease(&client, RESERVED_PHONE), RESERVED);
+
+    let listed = printed(&run_binary(&["--config", arg(&config), "leases"]));
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with("00:18:B9:FF:FF:FF"))
+        .unwrap_or_else(|| panic!("no lease listed:\n{listed}"));
+    assert_contains(
+        row,
+        &[
+            &ip.to_string(),
+            "Reception",
+            "bound",
+            "Cisco Systems, Inc. IP Phone CP-7940G",
+        ],
+    );
+
+    // Killed, not stopped: the lease was durable before the ACK.
+    drop(server);
+    let server = Server::serve(&config);
+    assert_eq!(lease(&client_of(&server), PHONE), ip);
+}
+
+#[test]
+fn an_unlisted_device_gets_no_answer_in_known_mode() {
+    let tree = Tree::new();
+    let server = Server::serve(&site(tree.base()));
+    let client = client_of(&server);
+    client.send(&packet(MessageType::Discover, PC, |_| {}));
+    client.expect_silence("a DISCOVER from a MAC not in [[phone]]");
+}
