@@ -464,11 +464,15 @@ impl Exchange<'_> {
             .reservations
             .get(&self.sender.hwaddr)
             .copied();
-        let previous = self
-            .leases
-            .by_client(&self.sender.client)
+        let claim = self.leases.by_client(&self.sender.client);
+        // RFC 2131 §4.3.1: the client's current binding first, so an address
+        // already acknowledged is never taken back by an offer; then its
+        // reservation, its previous address, the one it asks for.
+        let current = claim
+            .filter(|lease| lease.state == LeaseState::Bound && lease.holds(self.now))
             .map(|lease| lease.ip);
-        if let Some(ip) = [reservation, previous, self.message.requested_ip]
+        let previous = claim.map(|lease| lease.ip);
+        if let Some(ip) = [current, reservation, previous, self.message.requested_ip]
             .into_iter()
             .flatten()
             .find(|&ip| self.usable(ip))

@@ -275,6 +275,24 @@ fn run_steps(steps: Vec<Step>, authoritative: bool) -> Result<(), TestCaseError>
     Ok(())
 }
 
+/// Found by the property below: a phone with a reservation got a pool
+/// address while its reserved one was held back; once the hold ended, its next
+/// DISCOVER was offered the reservation, which replaced the pool lease it had
+/// been acknowledged, and its renewal of that lease was refused.
+#[test]
+fn a_reservation_freed_later_does_not_take_back_an_acked_lease() {
+    let steps = vec![
+        Step::Discover(0),
+        Step::FoundInUse(0),
+        Step::Discover(0),
+        Step::Wait(3600),
+        Step::Select(0),
+        Step::Discover(0),
+        Step::Renew(0, false),
+    ];
+    run_steps(steps, false).unwrap();
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
