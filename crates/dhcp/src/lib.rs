@@ -64,6 +64,7 @@ mod budget;
 mod client;
 mod engine;
 mod lease;
+pub mod probe;
 mod reply;
 mod request;
 mod settings;
