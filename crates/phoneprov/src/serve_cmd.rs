@@ -158,6 +158,8 @@ fn dhcp_service(config: &Config, dhcp: &config::DhcpConfig) -> anyhow::Result<Dh
             engine: dhcp.settings.clone(),
             bind: SocketAddr::from((Ipv4Addr::UNSPECIFIED, dhcp.port)),
             interface: dhcp.interface.clone(),
+            new_leases_per_minute: dhcp.new_leases_per_minute,
+            probe: dhcp.probe,
         },
         store: Arc::new(store),
     })

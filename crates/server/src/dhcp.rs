@@ -2,47 +2,55 @@
 //! with leases made durable in a [`LeaseStore`] before the reply that
 //! depends on them is sent.
 //!
-//! Packets are decided one at a time against an in-memory copy of the lease
-//! table ([`MemoryLeases`], loaded from the store at start). When a decision
-//! changes leases, the changes are committed to the store first (on a
-//! blocking thread: a commit ends in an fsync) and applied to the in-memory
-//! table and answered only once the commit succeeded. A failed commit drops
-//! the reply: the client retries, and both tables stay as they were.
+//! Packets are decided one at a time, in arrival order, against an
+//! in-memory lease table ([`MemoryLeases`], loaded from the store at start)
+//! and the decision's changes are applied to that table at once, so the
+//! next packet sees them. Everything slow then happens in a task of its own
+//! per packet, so a burst of phones is not served one fsync at a time:
 //!
-//! # Not done yet
+//! 1. The changes go to one committer task, which writes whatever has
+//!    queued up meanwhile in one transaction (one fsync for the group), in
+//!    the order the packets were decided.
+//! 2. A new address is pinged when the engine asks (`check_unused`); when
+//!    something answers, the address is held back and the packet decided
+//!    again. Probes run side by side, so they add one wait to a boot storm,
+//!    not one per phone.
+//! 3. Only then is the reply sent: nothing is ever acknowledged that a crash
+//!    could forget. A failed commit drops the reply (the client retries).
+//!    The in-memory table keeps the change: it can only hold back an
+//!    address that the store does not, never hand out one the store holds.
 //!
-//! - **ARP injection.** A reply the engine sends by unicast to an address
-//!   the client does not hold yet (an OFFER to a booting phone that did not
-//!   set the broadcast flag) needs the client's MAC put in the ARP cache, or
-//!   the reply sent at layer 2: the kernel's own ARP request goes
-//!   unanswered. This driver sends such a reply to the IP address alone; it
-//!   reaches clients that set the broadcast flag (the engine then
-//!   broadcasts), clients renewing from their own address, and clients
-//!   behind a relay. On a real LAN, phones that do not set the flag need the
-//!   injection, still to come.
-//! - **The "is it in use" probe.** The engine asks (`check_unused`) that a
-//!   new address be probed (ARP or ping) before it is first offered; the
-//!   driver skips the probe for now and offers it straight away. A client
-//!   that finds the address taken declines it, and the engine holds it back.
-//! - A per-MAC rate limit, and pipelining of commits (each packet's commit
-//!   is awaited before the next packet is decided, so the store's group
-//!   commit has nothing to group).
+//! Replies go where RFC 2131 §4.1 says, as the engine decides: to a relay
+//! agent, broadcast out of the interface the request came in on, or unicast
+//! to a client's new address after putting its MAC in the kernel's ARP
+//! cache (the client cannot answer ARP before it has the address). Where
+//! the ARP cache cannot be written (no CAP_NET_ADMIN, an interface without
+//! ARP) the reply is broadcast instead, which every client hears.
+//!
+//! Each client MAC may send [`CLIENT_BURST`] packets at once and one a
+//! second after that; more are dropped unread, so a phone stuck in a loop or
+//! a flood from one MAC costs nothing and delays no one else.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use phoneprov_dhcp::{
-    Decision, Destination, DhcpEvent, DhcpSettings, Engine, HwAddr, MemoryLeases, NewLeaseBudget,
-    Source,
+    Decision, Destination, DhcpEvent, DhcpSettings, Engine, HwAddr, LeaseChange, MemoryLeases,
+    NewLeaseBudget, Source,
 };
 use phoneprov_store::LeaseStore;
 use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, info_span, warn, Instrument};
 
 use crate::events::{DhcpExchange, Event, EventBus};
+use crate::ping::Pinger;
 use crate::udp;
 
 /// The server port, where clients send and relay agents listen.
@@ -50,8 +58,18 @@ pub const SERVER_PORT: u16 = 67;
 /// The client port.
 pub const CLIENT_PORT: u16 = 68;
 /// New clients (neither listed nor returning) given an address per minute
-/// in `cisco` and `pool` modes, against pool starvation.
+/// in `cisco` and `pool` modes, against pool starvation, unless configured.
 pub const NEW_LEASES_PER_MINUTE: u32 = 120;
+/// How long a ping probe waits for an answer, unless configured.
+pub const PROBE_WAIT: Duration = Duration::from_millis(500);
+/// Packets one client MAC may send at once; then one a second.
+pub const CLIENT_BURST: u32 = 10;
+/// How many addresses in a row may answer a probe before the client is
+/// offered the last one checked anyway (something on the network answers
+/// pings for every address: a misconfigured proxy-ARP router).
+const PROBES_PER_OFFER: usize = 3;
+/// Changes written in one transaction at most.
+const MAX_GROUP: usize = 1024;
 
 /// Settings of the DHCP service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +80,20 @@ pub struct DhcpServerSettings {
     pub bind: SocketAddr,
     /// Network interface to bind to (SO_BINDTODEVICE), e.g. the phone VLAN.
     pub interface: Option<String>,
+    /// New clients given an address per minute in `cisco` and `pool` modes.
+    pub new_leases_per_minute: u32,
+    /// How to make sure no one uses an address before offering it.
+    pub probe: Probe,
+}
+
+/// The "is this address in use" check before an address is first offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// Offer at once (a network where every device gets its address from
+    /// this server, or a benchmark).
+    Off,
+    /// One ICMP echo request; an answer within `wait` means in use.
+    Ping { wait: Duration },
 }
 
 /// Where replies go.
@@ -74,18 +106,37 @@ pub enum ReplyRoute {
     /// Test and demo mode, when the server listens on a port other than 67:
     /// every reply goes by unicast straight back to the address and port the
     /// request came from, so a client on a high port of the loopback gets
-    /// its answer and nothing needs root.
+    /// its answer and nothing needs root. No address is probed (everything
+    /// in 127.0.0.0/8 answers a ping).
     ToSender,
 }
 
 pub struct DhcpServer {
-    socket: UdpSocket,
-    engine: Engine,
+    shared: Arc<Shared>,
     store: Arc<dyn LeaseStore>,
+    commits: mpsc::UnboundedReceiver<Commit>,
+}
+
+/// What the listening loop and the per-packet tasks share.
+struct Shared {
+    engine: Engine,
+    table: Mutex<Table>,
+    socket: UdpSocket,
+    route: ReplyRoute,
+    pinger: Option<Pinger>,
+    events: EventBus,
+    commits: mpsc::UnboundedSender<Commit>,
+}
+
+struct Table {
     leases: MemoryLeases,
     budget: NewLeaseBudget,
-    route: ReplyRoute,
-    events: EventBus,
+}
+
+/// Changes to make durable, and who waits for them.
+struct Commit {
+    changes: Vec<LeaseChange>,
+    done: oneshot::Sender<Result<(), String>>,
 }
 
 impl DhcpServer {
@@ -109,7 +160,7 @@ impl DhcpServer {
         }
         let mut leases = MemoryLeases::new();
         for lease in loaded.leases {
-            leases.apply(&phoneprov_dhcp::LeaseChange::Put(lease));
+            leases.apply(&LeaseChange::Put(lease));
         }
         let socket = udp::listen(settings.bind, settings.interface.as_deref()).map_err(|e| {
             let hint = if e.kind() == io::ErrorKind::PermissionDenied {
@@ -128,33 +179,66 @@ impl DhcpServer {
         } else {
             ReplyRoute::ToSender
         };
+        let pinger = match (route, settings.probe) {
+            (ReplyRoute::AsDecided, Probe::Ping { wait }) => {
+                match Pinger::new(settings.interface.clone(), wait) {
+                    Ok(pinger) => Some(pinger),
+                    Err(e) => {
+                        warn!("{e}: new addresses are offered without checking that they are free");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let (queue, commits) = mpsc::unbounded_channel();
         Ok(DhcpServer {
-            socket,
-            engine,
+            shared: Arc::new(Shared {
+                engine,
+                table: Mutex::new(Table {
+                    leases,
+                    budget: NewLeaseBudget::new(settings.new_leases_per_minute),
+                }),
+                socket,
+                route,
+                pinger,
+                events,
+                commits: queue,
+            }),
             store,
-            leases,
-            budget: NewLeaseBudget::new(NEW_LEASES_PER_MINUTE),
-            route,
-            events,
+            commits,
         })
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.local_addr()
+        self.shared.socket.local_addr()
     }
 
     pub fn route(&self) -> ReplyRoute {
-        self.route
+        self.shared.route
     }
 
-    /// Serves until `shutdown` fires. The exchange under way when it fires
-    /// is finished (its lease committed and answered) first.
-    pub async fn run(mut self, shutdown: CancellationToken) {
+    /// True when new addresses are pinged before they are offered.
+    pub fn probes(&self) -> bool {
+        self.shared.pinger.is_some()
+    }
+
+    /// Serves until `shutdown` fires. The exchanges under way then are
+    /// finished (their leases committed and answered) first.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let DhcpServer {
+            shared,
+            store,
+            commits,
+        } = self;
+        let committer = tokio::spawn(commit_in_groups(store, commits));
+        let exchanges = TaskTracker::new();
+        let mut limit = ClientRateLimit::default();
         let mut buf = vec![0u8; 65536];
         loop {
-            let (len, from, destination) = tokio::select! {
+            let arrival = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                received = udp::recv_with_destination(&self.socket, &mut buf) => match received {
+                received = udp::recv_with_destination(&shared.socket, &mut buf) => match received {
                     Ok(received) => received,
                     Err(e) => {
                         debug!("dhcp listener: {e}");
@@ -162,77 +246,252 @@ impl DhcpServer {
                     }
                 },
             };
-            let SocketAddr::V4(from) = from else {
+            let SocketAddr::V4(from) = arrival.from else {
                 continue;
             };
-            let broadcast = matches!(destination, Some(IpAddr::V4(ip)) if ip.is_broadcast());
-            let packet = buf[..len].to_vec();
-            self.exchange(&packet, Source { from, broadcast })
-                .instrument(info_span!("dhcp", %from))
-                .await;
+            let packet = &buf[..arrival.len];
+            if !limit.admit(packet, Instant::now()) {
+                continue;
+            }
+            let broadcast =
+                matches!(arrival.destination, Some(IpAddr::V4(ip)) if ip.is_broadcast());
+            let source = Source { from, broadcast };
+            let now = SystemTime::now();
+            let decision = shared.decide(packet, source, now);
+            let exchange = Exchange {
+                shared: Arc::clone(&shared),
+                packet: packet.to_vec(),
+                source,
+                interface: arrival.interface,
+                now,
+            };
+            exchanges.spawn(
+                exchange
+                    .finish(decision)
+                    .instrument(info_span!("dhcp", %from)),
+            );
         }
+        exchanges.close();
+        exchanges.wait().await;
+        drop(shared);
+        let _ = committer.await;
+    }
+}
+
+impl Shared {
+    /// Decides `packet` and applies its changes to the in-memory table.
+    fn decide(&self, packet: &[u8], source: Source, now: SystemTime) -> Decision {
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let Table { leases, budget } = &mut *table;
+        let decision = self.engine.decide(packet, source, now, leases, budget);
+        decision.changes.iter().for_each(|c| leases.apply(c));
+        decision
     }
 
-    /// One datagram: decide, commit, answer, publish.
-    async fn exchange(&mut self, packet: &[u8], source: Source) {
-        let now = SystemTime::now();
-        let Decision {
-            reply,
-            changes,
-            event,
-            sender,
-            check_unused: _, // the probe is not done yet: see the module docs
-        } = self
-            .engine
-            .decide(packet, source, now, &self.leases, &mut self.budget);
-        if !changes.is_empty() {
-            let store = Arc::clone(&self.store);
-            let to_store = changes.clone();
-            let committed = tokio::task::spawn_blocking(move || store.commit(to_store)).await;
-            match committed {
-                Ok(Ok(())) => changes.iter().for_each(|c| self.leases.apply(c)),
-                Ok(Err(e)) => {
-                    warn!("lease not stored, reply dropped (the client will retry): {e}");
-                    return;
-                }
-                Err(e) => {
-                    warn!("lease commit failed, reply dropped: {e}");
-                    return;
-                }
-            }
+    /// Waits until `changes` are durable; false (logged) when they cannot be.
+    async fn commit(&self, changes: Vec<LeaseChange>) -> bool {
+        let (done, committed) = oneshot::channel();
+        if self.commits.send(Commit { changes, done }).is_err() {
+            return false;
         }
-        if let Some(reply) = reply {
-            let to = self.reply_address(source.from, reply.destination);
-            if let Err(e) = self.socket.send_to(&reply.bytes, to).await {
-                warn!("cannot send the reply to {to}: {e}");
+        match committed.await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                warn!("lease not stored, reply dropped (the client will retry): {e}");
+                false
             }
+            Err(_) => false,
         }
-        let (hwaddr, vendor_class) = match sender {
+    }
+}
+
+/// One datagram after its first decision: commit, probe, answer, publish.
+struct Exchange {
+    shared: Arc<Shared>,
+    packet: Vec<u8>,
+    source: Source,
+    interface: Option<u32>,
+    now: SystemTime,
+}
+
+impl Exchange {
+    async fn finish(self, mut decision: Decision) {
+        let shared = &*self.shared;
+        for probe in 1.. {
+            if !decision.changes.is_empty() && !shared.commit(decision.changes.clone()).await {
+                return;
+            }
+            let Some(in_use) = self.in_use(&decision, probe).await else {
+                break;
+            };
+            shared
+                .table
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .leases
+                .apply(&in_use);
+            if !shared.commit(vec![in_use]).await {
+                return;
+            }
+            decision = shared.decide(&self.packet, self.source, SystemTime::now());
+        }
+        if let Some(reply) = &decision.reply {
+            self.send(&reply.bytes, reply.destination).await;
+        }
+        let (hwaddr, vendor_class) = match decision.sender {
             Some(sender) => (Some(sender.hwaddr), sender.vendor_class),
             None => (None, None),
         };
-        self.events.publish(Event::Dhcp(DhcpExchange {
-            at: now,
-            from: source.from,
+        shared.events.publish(Event::Dhcp(DhcpExchange {
+            at: self.now,
+            from: self.source.from,
             hwaddr,
             vendor_class,
-            event,
+            event: decision.event,
         }));
     }
 
-    /// Where a reply goes. Unicast to a client's new address is sent to the
-    /// address alone, without ARP injection (see the module docs).
-    fn reply_address(&self, from: SocketAddrV4, destination: Destination) -> SocketAddrV4 {
-        match (self.route, destination) {
-            (ReplyRoute::ToSender, _) => from,
-            (ReplyRoute::AsDecided, Destination::Relay(ip)) => SocketAddrV4::new(ip, SERVER_PORT),
-            (ReplyRoute::AsDecided, Destination::Broadcast) => {
-                SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT)
+    /// When the address this decision offers answers a ping: the change
+    /// that holds it back.
+    async fn in_use(&self, decision: &Decision, probe: usize) -> Option<LeaseChange> {
+        let ip = decision.check_unused?;
+        let pinger = self.shared.pinger.as_ref()?;
+        if probe > PROBES_PER_OFFER {
+            warn!("{PROBES_PER_OFFER} addresses in a row answered a ping; offering {ip} anyway");
+            return None;
+        }
+        match pinger.answers(ip).await {
+            Ok(false) => None,
+            Ok(true) => {
+                let LeaseChange::Put(offered) = decision
+                    .changes
+                    .iter()
+                    .find(|LeaseChange::Put(l)| l.ip == ip)?;
+                warn!(
+                    "{ip} answers a ping though no lease of ours says it is taken (a device with \
+                     a fixed address inside the pool?); holding it back and offering another"
+                );
+                Some(
+                    self.shared
+                        .engine
+                        .in_use_elsewhere(offered, SystemTime::now()),
+                )
             }
-            (ReplyRoute::AsDecided, Destination::Unicast { ip, .. }) => {
-                SocketAddrV4::new(ip, CLIENT_PORT)
+            Err(e) => {
+                debug!("cannot ping {ip}: {e}");
+                None
             }
         }
+    }
+
+    async fn send(&self, bytes: &[u8], destination: Destination) {
+        let shared = &*self.shared;
+        let (to, interface) = match (shared.route, destination, self.interface) {
+            (ReplyRoute::ToSender, ..) => (self.source.from, None),
+            (ReplyRoute::AsDecided, Destination::Relay(ip), _) => {
+                (SocketAddrV4::new(ip, SERVER_PORT), None)
+            }
+            (ReplyRoute::AsDecided, Destination::Unicast { ip, hwaddr }, Some(interface)) => {
+                match udp::inject_arp(&shared.socket, interface, ip, hwaddr.octets()) {
+                    Ok(()) => (SocketAddrV4::new(ip, CLIENT_PORT), None),
+                    Err(e) => {
+                        debug!("cannot put {ip} at {hwaddr} in the ARP cache ({e}); broadcasting");
+                        (broadcast(), Some(interface))
+                    }
+                }
+            }
+            (ReplyRoute::AsDecided, Destination::Unicast { ip, .. }, None) => {
+                (SocketAddrV4::new(ip, CLIENT_PORT), None)
+            }
+            (ReplyRoute::AsDecided, Destination::Broadcast, interface) => (broadcast(), interface),
+        };
+        let sent = match interface {
+            Some(interface) => udp::send_on_interface(&shared.socket, bytes, to, interface).await,
+            None => shared.socket.send_to(bytes, to).await.map(drop),
+        };
+        if let Err(e) = sent {
+            warn!("cannot send the reply to {to}: {e}");
+        }
+    }
+}
+
+fn broadcast() -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT)
+}
+
+/// Writes queued changes in groups, in queue order: one transaction, and so
+/// one fsync, for everything that arrived while the last one was written.
+async fn commit_in_groups(store: Arc<dyn LeaseStore>, mut queue: mpsc::UnboundedReceiver<Commit>) {
+    while let Some(first) = queue.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let changes: Vec<LeaseChange> = group
+            .iter()
+            .flat_map(|commit| commit.changes.iter().cloned())
+            .collect();
+        let store = Arc::clone(&store);
+        let result = match tokio::task::spawn_blocking(move || store.commit(changes)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(format!("the lease writer failed: {e}")),
+        };
+        for commit in group {
+            let _ = commit.done.send(result.clone());
+        }
+    }
+}
+
+/// A token bucket per client MAC (the chaddr of the packet, read before
+/// anything else): [`CLIENT_BURST`] packets, refilled at one a second.
+#[derive(Default)]
+struct ClientRateLimit {
+    buckets: HashMap<[u8; 6], (f32, Instant)>,
+    /// MACs told about in the log, so a flood logs once per MAC.
+    reported: std::collections::HashSet<[u8; 6]>,
+}
+
+/// Beyond this many MACs tracked, the full buckets are forgotten.
+const TRACKED_CLIENTS: usize = 16_384;
+
+impl ClientRateLimit {
+    fn admit(&mut self, packet: &[u8], now: Instant) -> bool {
+        let Some(chaddr) = packet.get(28..34).and_then(|b| <[u8; 6]>::try_from(b).ok()) else {
+            return true; // too short to name a client: the engine refuses it
+        };
+        if self.buckets.len() >= TRACKED_CLIENTS {
+            self.forget_full(now);
+        }
+        let burst = CLIENT_BURST as f32;
+        let (tokens, at) = self.buckets.entry(chaddr).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f32()).min(burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            return true;
+        }
+        if self.reported.len() < TRACKED_CLIENTS && self.reported.insert(chaddr) {
+            warn!(
+                "{}: more than {CLIENT_BURST} DHCP packets at once; ignoring the excess \
+                 (a phone in a loop, or a flood)",
+                HwAddr::new(chaddr)
+            );
+        }
+        false
+    }
+
+    fn forget_full(&mut self, now: Instant) {
+        let burst = CLIENT_BURST as f32;
+        self.buckets
+            .retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f32() < burst);
+        if self.buckets.len() >= TRACKED_CLIENTS {
+            self.buckets.clear();
+        }
+        self.reported.clear();
     }
 }
 
@@ -270,6 +529,10 @@ mod tests {
     #[derive(Default)]
     struct TestStore {
         committed: Mutex<Vec<LeaseChange>>,
+        /// How many commits (transactions) were made.
+        groups: Mutex<usize>,
+        /// Each commit takes this long, like an fsync.
+        slow: Duration,
         fail: bool,
     }
 
@@ -284,6 +547,8 @@ mod tests {
                     path: "test".into(),
                 });
             }
+            std::thread::sleep(self.slow);
+            *self.groups.lock().unwrap() += 1;
             self.committed.lock().unwrap().extend(changes);
             Ok(())
         }
@@ -292,8 +557,12 @@ mod tests {
     const PHONE: [u8; 6] = [0x00, 0x18, 0xB9, 0xFF, 0xFF, 0xFF];
 
     fn discover() -> Vec<u8> {
+        discover_from(PHONE)
+    }
+
+    fn discover_from(mac: [u8; 6]) -> Vec<u8> {
         let zero = Ipv4Addr::UNSPECIFIED;
-        let mut m = v4::Message::new_with_id(7, zero, zero, zero, zero, &PHONE);
+        let mut m = v4::Message::new_with_id(7, zero, zero, zero, zero, &mac);
         m.opts_mut()
             .insert(DhcpOption::MessageType(MessageType::Discover));
         m.to_vec().unwrap()
@@ -307,18 +576,22 @@ mod tests {
             Ipv4Addr::new(255, 0, 0, 0),
         );
         engine.known.insert(HwAddr::new(PHONE));
+        engine.known.extend((0..20).map(|n| HwAddr::new(phone(n))));
         engine.pool = Some(phoneprov_dhcp::Pool {
             first: Ipv4Addr::new(127, 0, 0, 100),
-            last: Ipv4Addr::new(127, 0, 0, 110),
+            last: Ipv4Addr::new(127, 0, 0, 150),
         });
         let settings = DhcpServerSettings {
             engine,
             bind: "127.0.0.1:0".parse().unwrap(),
             interface: None,
+            new_leases_per_minute: NEW_LEASES_PER_MINUTE,
+            probe: Probe::Ping { wait: PROBE_WAIT },
         };
         let events = EventBus::default();
         let server = DhcpServer::bind(settings, store, events.clone()).unwrap();
         assert_eq!(server.route(), ReplyRoute::ToSender);
+        assert!(!server.probes(), "every loopback address answers a ping");
         let addr = server.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         tokio::spawn(server.run(shutdown.clone()));
@@ -339,7 +612,7 @@ mod tests {
             .unwrap();
         let offer = v4::Message::decode(&mut dhcproto::Decoder::new(&buf[..len])).unwrap();
         let offered = offer.yiaddr();
-        assert!((Ipv4Addr::new(127, 0, 0, 100)..=Ipv4Addr::new(127, 0, 0, 110)).contains(&offered));
+        assert!((Ipv4Addr::new(127, 0, 0, 100)..=Ipv4Addr::new(127, 0, 0, 150)).contains(&offered));
         assert_eq!(store.committed.lock().unwrap().len(), 1);
         let event = feed.recv().await.unwrap();
         let Event::Dhcp(exchange) = &*event else {
@@ -363,5 +636,80 @@ mod tests {
             tokio::time::timeout(Duration::from_millis(500), client.recv_from(&mut buf)).await;
         assert!(answer.is_err(), "a reply was sent for a lease not stored");
         shutdown.cancel();
+    }
+
+    fn phone(n: u8) -> [u8; 6] {
+        [0x00, 0x18, 0xB9, 0x00, 0x01, n]
+    }
+
+    async fn receive(client: &UdpSocket) -> v4::Message {
+        let mut buf = [0u8; 1500];
+        let (len, _) = tokio::time::timeout(Duration::from_secs(10), client.recv_from(&mut buf))
+            .await
+            .expect("a reply")
+            .unwrap();
+        v4::Message::decode(&mut dhcproto::Decoder::new(&buf[..len])).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_burst_is_written_in_groups_and_every_phone_answered() {
+        let store = Arc::new(TestStore {
+            slow: Duration::from_millis(50),
+            ..TestStore::default()
+        });
+        let (addr, client, _events, shutdown) = start(Arc::clone(&store)).await;
+        for n in 0..20 {
+            client
+                .send_to(&discover_from(phone(n)), addr)
+                .await
+                .unwrap();
+        }
+        let mut offered = std::collections::BTreeMap::new();
+        for _ in 0..20 {
+            let offer = receive(&client).await;
+            offered.insert(offer.chaddr()[..6].to_vec(), offer.yiaddr());
+        }
+        assert_eq!(offered.len(), 20, "one offer per phone");
+        let addresses: std::collections::BTreeSet<_> = offered.values().collect();
+        assert_eq!(addresses.len(), 20, "no address offered twice: {offered:?}");
+        assert_eq!(store.committed.lock().unwrap().len(), 20);
+        let groups = *store.groups.lock().unwrap();
+        assert!(
+            groups < 20,
+            "20 offers written in {groups} commits: decided one fsync at a time"
+        );
+        shutdown.cancel();
+    }
+
+    #[test]
+    fn a_client_that_floods_is_held_to_its_burst_then_one_a_second() {
+        let mut limit = ClientRateLimit::default();
+        let (flood, other) = (discover_from(phone(1)), discover_from(phone(2)));
+        let start = Instant::now();
+        let admitted = (0..100).filter(|_| limit.admit(&flood, start)).count();
+        assert_eq!(admitted, CLIENT_BURST as usize);
+        assert!(limit.admit(&other, start), "another phone is not held up");
+        assert!(!limit.admit(&flood, start + Duration::from_millis(500)));
+        assert!(limit.admit(&flood, start + Duration::from_millis(1600)));
+        assert!(limit.admit(&[0u8; 3], start), "too short to name a client");
+    }
+
+    #[test]
+    fn the_rate_limit_forgets_quiet_clients_to_stay_bounded() {
+        let mut limit = ClientRateLimit::default();
+        let start = Instant::now();
+        for n in 0..TRACKED_CLIENTS as u32 + 10 {
+            let mut mac = [0x02, 0, 0, 0, 0, 0];
+            mac[2..].copy_from_slice(&n.to_be_bytes());
+            assert!(limit.admit(
+                &discover_from(mac),
+                start + Duration::from_millis(u64::from(n))
+            ));
+        }
+        assert!(
+            limit.buckets.len() <= TRACKED_CLIENTS,
+            "{}",
+            limit.buckets.len()
+        );
     }
 }

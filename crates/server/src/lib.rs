@@ -5,10 +5,11 @@
 pub mod dhcp;
 pub mod events;
 pub mod neighbours;
+mod ping;
 pub mod tftp;
 mod udp;
 
-pub use dhcp::{DhcpServer, DhcpServerSettings, ReplyRoute};
+pub use dhcp::{DhcpServer, DhcpServerSettings, Probe, ReplyRoute};
 pub use events::{DhcpExchange, Event, EventBus, TftpEvent, TftpOutcome};
 pub use tftp::{TftpServer, TftpSettings};
 pub use tokio_util::sync::CancellationToken;

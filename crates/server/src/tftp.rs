@@ -136,7 +136,12 @@ impl TftpServer {
         });
         let mut limit = RefusalLimit::new();
         loop {
-            let (len, client, destination) = tokio::select! {
+            let udp::Arrival {
+                len,
+                from: client,
+                destination,
+                ..
+            } = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 received = udp::recv_with_destination(&self.socket, &mut buf) => match received {
                     Ok(received) => received,

@@ -92,6 +92,10 @@ pub struct DhcpConfig {
     /// 67, or a high port for tests and the demo (answers then go straight
     /// back to the sender, see `phoneprov_server::dhcp`).
     pub port: u16,
+    /// The check that an address is free before it is first offered.
+    pub probe: phoneprov_server::Probe,
+    /// New clients given an address per minute in `cisco` and `pool` modes.
+    pub new_leases_per_minute: u32,
 }
 
 /// Finds the config file: `--config`, then `$PHONEPROV_CONFIG`, then
@@ -366,6 +370,20 @@ lines = [{ name = "1001", password = "s3cret" }, { name = "1002" }]
         );
         assert!(settings.known.contains(&mac));
         assert!(!settings.authoritative);
+        assert_eq!(
+            dhcp.probe,
+            phoneprov_server::Probe::Ping {
+                wait: std::time::Duration::from_millis(500)
+            }
+        );
+        assert_eq!(dhcp.new_leases_per_minute, 120);
+        let tuned = format!("{text}probe_wait = \"200ms\"\nnew_leases_per_minute = 5000\n");
+        let tuned = load_text(&tuned).1.unwrap().dhcp.unwrap();
+        let wait = std::time::Duration::from_millis(200);
+        assert_eq!(tuned.probe, phoneprov_server::Probe::Ping { wait });
+        assert_eq!(tuned.new_leases_per_minute, 5000);
+        let off = load_text(&format!("{text}probe = \"off\"\n")).1.unwrap();
+        assert_eq!(off.dhcp.unwrap().probe, phoneprov_server::Probe::Off);
         // No [dhcp] section, or mode = "off": no DHCP server.
         assert!(load_text(GOOD).1.unwrap().dhcp.is_none());
         let off = format!("{GOOD}[dhcp]\nmode = \"off\"\n");
@@ -384,6 +402,12 @@ lines = [{ name = "1001", password = "s3cret" }, { name = "1002" }]
         assert_eq!(dhcp("lease_time = \"10s\"\n").key, "dhcp.lease_time");
         assert_eq!(dhcp("netmask = \"255.0.255.0\"\n").key, "dhcp.netmask");
         assert_eq!(dhcp("router = \"gateway\"\n").key, "dhcp.router");
+        assert_eq!(dhcp("probe = \"arp\"\n").key, "dhcp.probe");
+        assert_eq!(dhcp("probe_wait = \"10s\"\n").key, "dhcp.probe_wait");
+        assert_eq!(
+            dhcp("new_leases_per_minute = 0\n").key,
+            "dhcp.new_leases_per_minute"
+        );
         let p = problem(
             &(GOOD.replace(
                 "model = \"7940\"\n",

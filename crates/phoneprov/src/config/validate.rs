@@ -16,6 +16,7 @@ use phoneprov_cisco::site::{
 };
 use phoneprov_cisco::{Mac, Model};
 use phoneprov_dhcp::{DhcpSettings, Engine, HwAddr, Mode as DhcpMode, Pool, SettingsError};
+use phoneprov_server::Probe;
 use phoneprov_server::TftpSettings;
 use phoneprov_tftp::ServerLimits;
 use toml::Spanned;
@@ -249,9 +250,12 @@ fn dhcp_written(section: &wire::DhcpSection) -> bool {
         || section.domain.is_some()
         || section.lease_time.is_some()
         || section.authoritative.is_some()
+        || section.probe.is_some()
+        || section.probe_wait.is_some()
+        || section.new_leases_per_minute.is_some()
 }
 
-/// A duration as people write it: a number and one of s, m, h, d.
+/// A duration as people write it: a number and one of ms, s, m, h, d.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let unit_at = text
@@ -261,16 +265,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let number: u64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a duration"))?;
-    let scale = match unit.trim() {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
+    let milliseconds = match unit.trim() {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
         _ => return Err(format!("{text:?} is not a duration")),
     };
     number
-        .checked_mul(scale)
-        .map(Duration::from_secs)
+        .checked_mul(milliseconds)
+        .map(Duration::from_millis)
         .ok_or_else(|| format!("{text:?} is too long"))
 }
 
@@ -401,10 +406,52 @@ fn dhcp_config(
         checker.error(span, &key, error.to_string(), fix);
         return None;
     }
+    let probe_wait = match &section.probe_wait {
+        Some(wait) => checker.parse(
+            wait,
+            "dhcp.probe_wait",
+            |t| {
+                parse_duration(t).and_then(|d| match d.as_millis() {
+                    10..=5000 => Ok(d),
+                    _ => Err(format!("{t:?} is not between 10ms and 5s")),
+                })
+            },
+            "write a wait between 10ms and 5s, e.g. probe_wait = \"500ms\"",
+        )?,
+        None => phoneprov_server::dhcp::PROBE_WAIT,
+    };
+    let probe = match &section.probe {
+        Some(probe) => checker.parse(
+            probe,
+            "dhcp.probe",
+            |t| match t {
+                "ping" => Ok(Probe::Ping { wait: probe_wait }),
+                "off" => Ok(Probe::Off),
+                _ => Err(format!("{t:?} is not a probe")),
+            },
+            "write probe = \"ping\" (check an address is free before offering it) or \"off\"",
+        )?,
+        None => Probe::Ping { wait: probe_wait },
+    };
+    let new_leases_per_minute = match &section.new_leases_per_minute {
+        Some(cap) if *cap.get_ref() == 0 => {
+            checker.error(
+                Some(cap.span()),
+                "dhcp.new_leases_per_minute",
+                "0 new leases a minute would answer no new client at all",
+                "write a number of new clients a minute, e.g. 120 (or mode = \"known\" to answer only listed phones)",
+            );
+            return None;
+        }
+        Some(cap) => *cap.get_ref(),
+        None => phoneprov_server::dhcp::NEW_LEASES_PER_MINUTE,
+    };
     Some(DhcpConfig {
         settings,
         interface: section.interface.clone(),
         port: section.port.unwrap_or(67),
+        probe,
+        new_leases_per_minute,
     })
 }
 

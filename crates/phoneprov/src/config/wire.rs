@@ -73,6 +73,10 @@ pub struct DhcpSection {
     pub domain: Option<String>,
     pub lease_time: Option<Spanned<String>>,
     pub authoritative: Option<bool>,
+    /// "ping" (default) or "off".
+    pub probe: Option<Spanned<String>>,
+    pub probe_wait: Option<Spanned<String>>,
+    pub new_leases_per_minute: Option<Spanned<u32>>,
 }
 
 /// Read and checked now; served by the dashboard when it lands.
