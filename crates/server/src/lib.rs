@@ -3,6 +3,7 @@
 //! ties what each phone did together.
 
 pub mod dhcp;
+pub mod dhcp_probe;
 pub mod events;
 pub mod neighbours;
 mod ping;
