@@ -2,6 +2,8 @@
 
 mod config;
 mod config_cmd;
+mod dhcp_check;
+mod doctor_cmd;
 mod export_cmd;
 mod firmware_cmd;
 mod firmware_dir;
@@ -37,6 +39,7 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
     Leases(leases_cmd::LeasesArgs),
     Render(serve_cmd::RenderArgs),
+    Doctor(doctor_cmd::DoctorArgs),
     Export(export_cmd::ExportArgs),
     ImportTftp(import_cmd::ImportArgs),
 }
@@ -67,6 +70,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve_cmd::serve(args, cli.config.as_deref()),
         Command::Leases(args) => leases_cmd::run(args, cli.config.as_deref()),
         Command::Render(args) => serve_cmd::render(args, cli.config.as_deref()),
+        Command::Doctor(args) => doctor_cmd::run(args, cli.config.as_deref()),
         Command::Export(args) => export_cmd::run(args, cli.config.as_deref()),
         Command::ImportTftp(args) => import_cmd::run(args),
     };

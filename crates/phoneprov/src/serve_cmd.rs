@@ -32,6 +32,12 @@ pub struct ServeArgs {
     /// Print only the requests that failed.
     #[arg(long, short)]
     quiet: bool,
+    /// Start the DHCP server in pool mode even though another DHCP server
+    /// answers on its network (checked at start when [dhcp] listens on
+    /// port 67). Two servers handing out addresses on one network fight:
+    /// use it only when you are sure.
+    #[arg(long)]
+    force: bool,
 }
 
 /// Print the files phoneprov generates for a phone, exactly as it would
@@ -130,6 +136,7 @@ pub fn serve(args: ServeArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
         config.path.display(),
         config.firmware_dir.display()
     );
+    crate::dhcp_check::check_before_serving(&config, args.force)?;
     let dhcp = match &config.dhcp {
         Some(dhcp) => Some(dhcp_service(&config, dhcp)?),
         None => None,

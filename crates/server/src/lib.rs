@@ -7,6 +7,7 @@ pub mod dhcp_probe;
 pub mod events;
 pub mod neighbours;
 mod ping;
+pub mod preflight;
 pub mod tftp;
 mod udp;
 
