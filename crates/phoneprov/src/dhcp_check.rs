@@ -97,7 +97,8 @@ pub(crate) fn check_before_serving(config: &Config, force: bool) -> anyhow::Resu
     let interface = probe_interface(Some(config), None);
     let on = interface_words(interface.as_deref());
     let pool = dhcp.settings.mode == Mode::Pool;
-    let report = match look(interface.clone(), own_addresses(Some(config)), DEFAULT_WAIT)? {
+    // phoneprov's own DHCP server does not run yet: whoever answers is another.
+    let report = match look(interface.clone(), Vec::new(), DEFAULT_WAIT)? {
         Ok(report) => report,
         Err(error) if pool && !force => bail!(
             "cannot look for other DHCP servers on {on}: {error}\n  \
@@ -114,13 +115,6 @@ pub(crate) fn check_before_serving(config: &Config, force: bool) -> anyhow::Resu
             return Ok(());
         }
     };
-    for server in report.servers.iter().filter(|s| s.ours) {
-        eprintln!(
-            "warning: phoneprov's own address {} already answers DHCP on {on}: is another \
-             `phoneprov serve` running?",
-            server.address()
-        );
-    }
     let others: Vec<_> = report.others().collect();
     if others.is_empty() {
         println!(
@@ -130,8 +124,13 @@ pub(crate) fn check_before_serving(config: &Config, force: bool) -> anyhow::Resu
         return Ok(());
     }
     for server in &others {
+        let here = if IpAddr::V4(server.address()) == config.site.server {
+            " (on this machine)"
+        } else {
+            ""
+        };
         eprintln!(
-            "warning: another DHCP server answers on {on}: {}",
+            "warning: another DHCP server answers on {on}: {}{here}",
             server.describe()
         );
     }

@@ -10,6 +10,7 @@ use anyhow::bail;
 use clap::Args;
 use phoneprov_cisco::firmware::Catalog;
 use phoneprov_dhcp::Mode;
+use phoneprov_server::dhcp::SERVER_PORT;
 use phoneprov_server::dhcp_probe::OtherServer;
 use phoneprov_server::preflight::{describe_holders, try_bind, udp_port_holders};
 
@@ -406,23 +407,46 @@ fn check_dhcp_servers(
         found.discovers,
         found.hwaddr
     );
-    for ours in found.servers.iter().filter(|s| s.ours) {
-        report.ok(
-            "dhcp",
-            format!(
-                "phoneprov itself answers on {on}: {} (`phoneprov serve` is running)",
-                ours.describe()
-            ),
-        );
+    // An offer from this machine's own address is phoneprov's when
+    // phoneprov holds the DHCP port, and another server's on this machine
+    // otherwise.
+    let dhcp_port = config
+        .and_then(|c| c.dhcp.as_ref())
+        .map_or(SERVER_PORT, |d| d.port);
+    let mut others: Vec<(&OtherServer, String)> = Vec::new();
+    for found in &found.servers {
+        if !found.ours {
+            others.push((found, String::new()));
+            continue;
+        }
+        let holders = udp_port_holders(dhcp_port);
+        if !holders.is_empty() && holders.iter().all(|h| h.name == "phoneprov") {
+            report.ok(
+                "dhcp",
+                format!(
+                    "phoneprov itself answers on {on}: {} (`phoneprov serve` is running)",
+                    found.describe()
+                ),
+            );
+        } else if holders.is_empty() {
+            others.push((found, " (on this machine)".into()));
+        } else {
+            others.push((
+                found,
+                format!(" (on this machine: {})", describe_holders(&holders)),
+            ));
+        }
     }
-    let others: Vec<&OtherServer> = found.others().collect();
     if others.is_empty() {
         return nobody_else(report, config, mode, &on, &looked);
     }
     let not_a_phone = "(the probe is not a phone: a server set up per vendor class or MAC may \
                        answer phones otherwise)";
-    for other in others {
-        let what = format!("another DHCP server answers on {on}: {}", other.describe());
+    for (other, where_) in others {
+        let what = format!(
+            "another DHCP server answers on {on}: {}{where_}",
+            other.describe()
+        );
         let sends_here = match server {
             Some(std::net::IpAddr::V4(server)) => other.sends_phones_to(server),
             _ => false,

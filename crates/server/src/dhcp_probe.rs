@@ -124,7 +124,7 @@ impl OtherServer {
             details.push(format!("TFTP {} by option 150", list(&offer.tftp_servers)));
         }
         if let Some(name) = &offer.tftp_server_name {
-            details.push(format!("TFTP {name:?} by option 66"));
+            details.push(format!("TFTP \"{name}\" by option 66"));
         }
         if offer.tftp_servers.is_empty() && offer.tftp_server_name.is_none() {
             details.push("no TFTP option".into());

@@ -10,6 +10,7 @@ mod harness;
 mod atftp;
 mod clients;
 mod dhcp;
+mod doctor;
 mod export;
 mod firmware;
 mod freebsd;
