@@ -5,8 +5,9 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use dhcproto::v4::{self, Decodable, DhcpOption, Encodable, MessageType, OptionCode};
+use dhcproto::v4::MessageType;
 
+use crate::dhcp_wire::{decode, dora, option, packet};
 use crate::harness::{arg, assert_contains, printed, run_binary, Raw, Server, Tree};
 
 const PHONE: [u8; 6] = [0x00, 0x18, 0xB9, 0xFF, 0xFF, 0xFF];
@@ -15,9 +16,6 @@ const RESERVED_PHONE: [u8; 6] = [0x00, 0x18, 0xB9, 0x00, 0x00, 0x02];
 const RESERVED: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 50);
 const PC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 const SERVER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
-const VENDOR_CLASS_7940: &[u8] = b"Cisco Systems, Inc. IP Phone CP-7940G\0";
-/// What a 7940 asks for in option 55.
-const PRL_7940: [u8; 7] = [1, 3, 6, 15, 42, 66, 150];
 
 /// A site whose DHCP server (known mode, port 0: the kernel picks a high
 /// one) serves 127.0.0.100–127.0.0.110 of the loopback network.
@@ -53,72 +51,15 @@ ip = "127.0.0.50"
     config
 }
 
-/// A client packet from `mac` as a 7940 sends it; `edit` adds the rest.
-fn packet(kind: MessageType, mac: [u8; 6], edit: impl FnOnce(&mut v4::Message)) -> Vec<u8> {
-    let zero = Ipv4Addr::UNSPECIFIED;
-    let mut m = v4::Message::new_with_id(0x7940_0001, zero, zero, zero, zero, &mac);
-    m.opts_mut().insert(DhcpOption::MessageType(kind));
-    m.opts_mut()
-        .insert(DhcpOption::ClassIdentifier(VENDOR_CLASS_7940.to_vec()));
-    m.opts_mut().insert(DhcpOption::ParameterRequestList(
-        PRL_7940.iter().map(|&c| OptionCode::from(c)).collect(),
-    ));
-    edit(&mut m);
-    m.to_vec().unwrap()
-}
-
-/// The raw value of option `code` in a reply (dhcproto reads option 150 as
-/// one address; phoneprov sends a list).
-fn option(reply: &[u8], code: u8) -> Option<Vec<u8>> {
-    let mut rest = &reply[240..];
-    while let [first, tail @ ..] = rest {
-        match *first {
-            0 => rest = tail,
-            255 => return None,
-            found => {
-                let len = usize::from(tail[0]);
-                if found == code {
-                    return Some(tail[1..1 + len].to_vec());
-                }
-                rest = &tail[1 + len..];
-            }
-        }
-    }
-    None
-}
-
-fn decode(reply: &[u8]) -> v4::Message {
-    v4::Message::decode(&mut dhcproto::Decoder::new(reply)).expect("a DHCP reply")
-}
-
-fn message_type(reply: &v4::Message) -> Option<MessageType> {
-    match reply.opts().get(OptionCode::MessageType) {
-        Some(DhcpOption::MessageType(kind)) => Some(*kind),
-        _ => None,
-    }
-}
-
 /// DISCOVER then REQUEST from `mac`; returns the acknowledged address.
 fn lease(client: &Raw, mac: [u8; 6]) -> Ipv4Addr {
-    client.send(&packet(MessageType::Discover, mac, |_| {}));
-    let (bytes, _) = client.recv();
-    let offer = decode(&bytes);
-    assert_eq!(message_type(&offer), Some(MessageType::Offer));
-    let offered = offer.yiaddr();
-    assert_eq!(offer.siaddr(), SERVER);
-    assert_eq!(option(&bytes, 150), Some(SERVER.octets().to_vec()));
-    assert_eq!(option(&bytes, 66), Some(b"127.0.0.1".to_vec()));
-    assert_eq!(option(&bytes, 3), Some(vec![127, 0, 0, 254]));
-    assert_eq!(option(&bytes, 1), Some(vec![255, 0, 0, 0]));
-    client.send(&packet(MessageType::Request, mac, |m| {
-        m.opts_mut().insert(DhcpOption::RequestedIpAddress(offered));
-        m.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
-    }));
-    let (bytes, _) = client.recv();
-    let ack = decode(&bytes);
-    assert_eq!(message_type(&ack), Some(MessageType::Ack));
-    assert_eq!(ack.yiaddr(), offered);
-    offered
+    let (offer, ack) = dora(client, mac, SERVER, |_| {});
+    assert_eq!(decode(&offer).siaddr(), SERVER);
+    assert_eq!(option(&offer, 150), Some(SERVER.octets().to_vec()));
+    assert_eq!(option(&offer, 66), Some(b"127.0.0.1".to_vec()));
+    assert_eq!(option(&offer, 3), Some(vec![127, 0, 0, 254]));
+    assert_eq!(option(&offer, 1), Some(vec![255, 0, 0, 0]));
+    decode(&ack).yiaddr()
 }
 
 fn client_of(server: &Server) -> Raw {

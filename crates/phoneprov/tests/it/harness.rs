@@ -215,7 +215,11 @@ pub struct Server {
     pub addr: SocketAddr,
     stdout: Arc<Collected>,
     stderr: Arc<Collected>,
-    _load: LoadGuard,
+    /// The command line, to start it again after a crash.
+    argv: Vec<std::ffi::OsString>,
+    banner: String,
+    /// Taken only by [`Server::restart`], which hands it on.
+    load: Option<LoadGuard>,
 }
 
 impl Server {
@@ -244,9 +248,32 @@ impl Server {
     /// Starts `phoneprov serve` with `config`, whose [tftp] bind must be
     /// "127.0.0.1:0". Drop it to stop it ([`Server::stop`] expects `tftp`).
     pub fn serve(config: &Path) -> Server {
-        let mut command = Command::new(BIN);
+        Server::serve_wrapped(&[], config)
+    }
+
+    /// [`Server::serve`] through `wrapper`, e.g. `ip netns exec NS`, which
+    /// must exec the binary (so the pid is phoneprov's, and a kill kills it).
+    pub fn serve_wrapped(wrapper: &[&str], config: &Path) -> Server {
+        Server::serve_with(wrapper, config, shared_load())
+    }
+
+    /// Like [`Server::serve_wrapped`], for a test that puts the machine
+    /// under heavy load: no other test runs meanwhile.
+    pub fn serve_wrapped_alone(wrapper: &[&str], config: &Path) -> Server {
+        Server::serve_with(wrapper, config, exclusive_load())
+    }
+
+    fn serve_with(wrapper: &[&str], config: &Path, load: LoadGuard) -> Server {
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(BIN);
+                command
+            }
+            None => Command::new(BIN),
+        };
         command.arg("--config").arg(config).arg("serve");
-        Server::run(command, "phoneprov serve: ", shared_load())
+        Server::run(command, "phoneprov serve: ", load)
     }
 
     fn spawn(mut command: Command, root: &Path, args: &[&str], load: LoadGuard) -> Server {
@@ -266,6 +293,10 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        let argv = std::iter::once(command.get_program())
+            .chain(command.get_args())
+            .map(OsStr::to_os_string)
+            .collect();
         let mut child = command.spawn().expect("starting phoneprov");
         let stdout = Arc::new(Collected::default());
         let stderr = Arc::new(Collected::default());
@@ -276,7 +307,9 @@ impl Server {
             addr: "127.0.0.1:0".parse().unwrap(),
             stdout,
             stderr,
-            _load: load,
+            argv,
+            banner: banner.to_owned(),
+            load: Some(load),
         };
         let first = server.wait_line(0, "the serving line", |l| l.starts_with(banner));
         let addr = first
@@ -311,6 +344,11 @@ impl Server {
     /// Every stdout line so far.
     pub fn lines(&self) -> Vec<String> {
         self.stdout.snapshot()
+    }
+
+    /// Every stderr line so far (warnings and errors).
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.snapshot()
     }
 
     /// A position in the lines: later waits look only at lines after it.
@@ -403,6 +441,23 @@ impl Server {
             .status()
             .expect("running kill");
         assert!(status.success(), "kill -s {signal} failed");
+    }
+
+    /// Kills the server with SIGKILL, as a crash or a power cut would stop
+    /// it, and reaps it.
+    pub fn crash(&mut self) {
+        let _ = self.child.kill();
+        self.child.wait().expect("reaping phoneprov");
+    }
+
+    /// Starts the same command line again once the server has exited (after
+    /// [`Server::crash`]), keeping this server's place in the load lock.
+    pub fn restart(mut self) -> Server {
+        assert!(!self.running(), "restart: the server still runs");
+        let load = self.load.take().expect("the load guard");
+        let mut command = Command::new(&self.argv[0]);
+        command.args(&self.argv[1..]);
+        Server::run(command, &self.banner.clone(), load)
     }
 
     /// Waits (bounded) for the process to exit.
@@ -512,16 +567,27 @@ pub fn require(program: &str) -> bool {
             })
         })
     });
-    if !found {
+    available(
+        found,
+        &format!("{program} is not installed"),
+        "Debian: .ci/install-peers.sh installs every peer",
+    )
+}
+
+/// `met`, after saying why a test skips when it is not: `missing` and a
+/// `hint` on stderr, or a panic when PHONEPROV_REQUIRE_PEERS=1 (CI), where
+/// nothing may skip.
+pub fn available(met: bool, missing: &str, hint: &str) -> bool {
+    if !met {
         if std::env::var("PHONEPROV_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("{program} is not installed and PHONEPROV_REQUIRE_PEERS=1 (CI must install it)");
+            panic!("{missing} and PHONEPROV_REQUIRE_PEERS=1 (CI must provide it; {hint})");
         }
         eprintln!(
-            "SKIPPED: {program} is not installed; this test needs it \
-             (Debian: tftp-hpa, atftp, curl, busybox). Set PHONEPROV_REQUIRE_PEERS=1 to make this fail."
+            "SKIPPED: {missing}; this test needs it ({hint}). \
+             Set PHONEPROV_REQUIRE_PEERS=1 to make this fail."
         );
     }
-    found
+    met
 }
 
 /// A client command line, run under `timeout 120` so nothing can hang.
@@ -710,6 +776,11 @@ pub struct Raw {
 impl Raw {
     pub fn new(server: SocketAddr) -> Raw {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("client socket");
+        Raw::on(socket, server)
+    }
+
+    /// Over a socket of the caller's, e.g. one opened in a network namespace.
+    pub fn on(socket: UdpSocket, server: SocketAddr) -> Raw {
         Raw { socket, server }
     }
 

@@ -5,11 +5,14 @@
 //! binary skip with a message when it is missing, and fail instead when
 //! PHONEPROV_REQUIRE_PEERS=1 (as CI sets it).
 
+mod dhcp_wire;
 mod harness;
+mod netns;
 
 mod atftp;
 mod clients;
 mod dhcp;
+mod dhcp_netns;
 mod doctor;
 mod export;
 mod firmware;
