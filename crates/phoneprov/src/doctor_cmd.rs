@@ -22,18 +22,17 @@ use crate::dhcp_check::{interface_words, look, own_addresses, probe_fix, probe_i
 /// Each finding is one line, OK, WARNING or PROBLEM, with what was found,
 /// and for anything not OK a line saying how to fix it. The checks:
 ///
-///   config     phoneprov.toml loads (the checks of `phoneprov config check`)
+/// - config: phoneprov.toml loads (the checks of `phoneprov config check`).
 ///
-///   firmware   the firmware folder can be read, and its loads are complete
+/// - firmware: the firmware folder can be read, and its loads are complete.
 ///
-///   tftp port  the port of [tftp] bind is free (or who holds it)
+/// - tftp port, dhcp port: the ports of [tftp] and [dhcp] are free, or who
+///   holds them.
 ///
-///   dhcp port  the port of [dhcp] is free (or who holds it), when [dhcp] is on
-///
-///   dhcp       which DHCP servers answer on the phones' network: it sends a
-///              DHCPDISCOVER from a made-up MAC and lists every offer. It
-///              never accepts one, so no address is taken; the other
-///              server may log it, with vendor class "phoneprov probe ...".
+/// - dhcp: which DHCP servers answer on the phones' network. It broadcasts
+///   a DHCPDISCOVER from a made-up MAC and lists every offer; it never
+///   accepts one, so no address is taken. The other server may log it,
+///   with vendor class "phoneprov probe for other DHCP servers".
 ///
 /// Run it as you run `phoneprov serve` (ports under 1024 need root or
 /// CAP_NET_BIND_SERVICE, e.g. `sudo phoneprov doctor`). The exit status is
@@ -179,7 +178,7 @@ fn check_config(report: &mut Report, explicit: Option<&Path>) -> Option<Config> 
                 None => report.problem(
                     "config",
                     format!("{error:#}"),
-                    "create one with `phoneprov init`, or name it with --config",
+                    "give its path with --config, or write one with `phoneprov init`",
                 ),
             }
             println!(
@@ -366,7 +365,10 @@ fn check_port(
         ),
         _ if error.raw_os_error() == Some(libc::ENODEV) => report.problem(
             check,
-            format!("there is no interface{on}"),
+            format!(
+                "there is no network interface {}",
+                interface.unwrap_or("?")
+            ),
             "name an interface of this machine (`ip -br link` lists them)",
         ),
         _ => report.problem(
