@@ -633,6 +633,31 @@ fn scapy_sees_exactly_the_options_the_config_implies() {
     }
 }
 
+/// A phone's reservation is by MAC ("the address phoneprov's DHCP server
+/// always gives this phone"), whatever client identifier it sends: udhcpc
+/// sends option 61 (01 and the MAC), the probe, like ISC dhclient, none; a
+/// phone whose new firmware changes its option 61 is the same phone.
+#[test]
+fn a_phone_keeps_its_reservation_when_its_client_identifier_changes() {
+    if !require("udhcpc") || !require_scapy() {
+        return;
+    }
+    let Some(bench) = Bench::start(&Site::new("known")) else {
+        return;
+    };
+    let lease = udhcpc_lease(&udhcpc(&bench.lab, VENDOR_CLASS, &["-B"])).expect("a lease");
+    assert_eq!(var(&lease, "ip"), PHONE_IP.to_string());
+    let (code, replies) = probe(&bench.lab, PHONE, &["--broadcast"]);
+    assert_eq!(code, Some(0), "probe: {replies:?}");
+    let offered: Vec<_> = replies.iter().map(|(_, r)| decode(r).yiaddr()).collect();
+    assert_eq!(
+        offered,
+        [PHONE_IP, PHONE_IP],
+        "the same MAC without option 61 got another address; leases:\n{:#?}",
+        bench.leases()
+    );
+}
+
 // ---------------------------------------------------------------------------
 // A relay agent
 
