@@ -192,6 +192,9 @@ impl Message {
             .ok_or(Malformed::Empty)?;
         let datagram = &datagram[start..];
         let (head_len, body_at) = find_blank_line(datagram)?;
+        if head_len > MAX_HEAD_LEN {
+            return Err(Malformed::HeadTooLarge);
+        }
         let head = std::str::from_utf8(&datagram[..head_len]).map_err(|_| Malformed::NotUtf8)?;
         let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
         let start_line = lines.next().ok_or(Malformed::BadStartLine)?;
@@ -207,6 +210,7 @@ impl Message {
             });
         }
         let body = datagram[body_at..body_at + body_len].to_vec();
+        check_written(start_line, &head, &body)?;
         Ok(match start {
             StartLine::Request(method, uri) => {
                 if head.cseq.method != method {
@@ -336,6 +340,31 @@ pub fn reason_phrase(status: u16) -> &'static str {
             _ => "Global Failure",
         },
     }
+}
+
+/// Holds the message as phoneprov would write it to the same limits as a
+/// message read: one header line per Via and Contact value, every line
+/// ended by CRLF, a Content-Length always. So whatever is read can be
+/// written and read again (forwarded, or answered with its headers).
+fn check_written(start_line: &str, head: &Head, body: &[u8]) -> Result<(), Malformed> {
+    let mut text = String::new();
+    head.write(&mut text, body);
+    let fields = text.trim_end_matches("\r\n");
+    if start_line.len() + 2 + fields.len() + 2 > MAX_HEAD_LEN {
+        return Err(Malformed::HeadTooLarge);
+    }
+    let mut count = 0;
+    for line in fields.split("\r\n") {
+        count += 1;
+        let (name, value) = line.split_once(": ").unwrap_or((line, ""));
+        if value.len() > MAX_FIELD_LEN {
+            return Err(Malformed::FieldTooLong(name.to_owned()));
+        }
+    }
+    if count > MAX_HEADERS {
+        return Err(Malformed::TooManyHeaders);
+    }
+    Ok(())
 }
 
 /// The end of the headers: the length of the head and where the body starts.
