@@ -439,15 +439,22 @@ impl Exchange<'_> {
         &self.engine.settings
     }
 
+    /// Is `record` this client's? Its client identifier says so; and a
+    /// phone's reserved address is the phone's whatever identifier it sends
+    /// (new firmware, or another DHCP client, may send another option 61
+    /// or none: the reservation is by MAC).
+    fn owns(&self, record: &Lease) -> bool {
+        record.client == self.sender.client
+            || (record.hwaddr == self.sender.hwaddr
+                && self.settings().reservations.get(&record.hwaddr) == Some(&record.ip))
+    }
+
     /// Is `ip` free for this client: unrecorded, this client's own, or held
     /// by nobody any more? A declined address is free only once its hold is over.
     fn free(&self, ip: Ipv4Addr) -> bool {
         match self.leases.by_address(ip) {
             None => true,
-            Some(record) => {
-                !record.holds(self.now)
-                    || (record.is_claim() && record.client == self.sender.client)
-            }
+            Some(record) => !record.holds(self.now) || (record.is_claim() && self.owns(record)),
         }
     }
 
@@ -518,7 +525,7 @@ impl Exchange<'_> {
             return Outcome::ignored(IgnoreReason::NoAddress);
         };
         let record = self.leases.by_address(ip);
-        let its_own = record.is_some_and(|r| r.is_claim() && r.client == self.sender.client);
+        let its_own = record.is_some_and(|r| r.is_claim() && self.owns(r));
         let returning = its_own || self.leases.by_client(&self.sender.client).is_some();
         if self.sender.standing != Standing::Listed && !returning && !budget.try_take(self.now) {
             return Outcome::ignored(IgnoreReason::NewLeaseCap);
@@ -573,7 +580,11 @@ impl Exchange<'_> {
         let ours = self
             .leases
             .by_client(&self.sender.client)
-            .is_some_and(|lease| lease.ip == ip);
+            .is_some_and(|lease| lease.ip == ip)
+            || self
+                .leases
+                .by_address(ip)
+                .is_some_and(|record| record.is_claim() && self.owns(record));
         if ours && self.usable(ip) {
             let expires = self.now + self.settings().lease_time;
             return Outcome {
@@ -640,9 +651,8 @@ impl Exchange<'_> {
             return None;
         }
         let record = self.leases.by_address(ip?)?;
-        (record.client == self.sender.client
-            && matches!(record.state, LeaseState::Offered | LeaseState::Bound))
-        .then_some(record)
+        (self.owns(record) && matches!(record.state, LeaseState::Offered | LeaseState::Bound))
+            .then_some(record)
     }
 
     fn decline(&self) -> Outcome {

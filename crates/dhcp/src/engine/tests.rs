@@ -315,6 +315,46 @@ fn selecting_binds_the_offer() {
 }
 
 #[test]
+fn a_phone_keeps_its_reservation_when_its_client_identifier_changes() {
+    // udhcpc sends option 61 (01 + MAC); the phone's next DHCP client (new
+    // firmware, or dhclient) sends none. The reservation is by MAC.
+    let engine = engine(Mode::Known);
+    let mut table = MemoryLeases::new();
+    let with_id = |m: &mut dhcproto::v4::Message| {
+        let id = [&[1u8][..], &PHONE.octets()].concat();
+        m.opts_mut().insert(DhcpOption::ClientIdentifier(id));
+    };
+    let offer = run(
+        &engine,
+        &mut table,
+        &packet(MessageType::Discover, PHONE, with_id),
+        start(),
+    );
+    assert_eq!(yiaddr(&reply(&offer).bytes), RESERVED);
+    let request = packet(MessageType::Request, PHONE, |m| {
+        with_id(m);
+        set_requested(m, RESERVED);
+        set_server_id(m, SERVER);
+    });
+    run(&engine, &mut table, &request, start());
+    let later = start() + Duration::from_secs(60);
+    assert_eq!(bind(&engine, &mut table, PHONE, later), RESERVED);
+    let leases: Vec<&Lease> = table.iter().collect();
+    assert_eq!(leases.len(), 1, "one lease for the phone: {leases:?}");
+    assert_eq!(leases[0].client, ClientId::HwAddr(PHONE));
+    assert_eq!(leases[0].state, LeaseState::Bound);
+    // The client identifier alone does not carry a reservation over to
+    // another MAC.
+    let other = HwAddr::new([0x00, 0x18, 0xB9, 0x00, 0x00, 0x99]);
+    let stranger = packet(MessageType::Request, other, |m| {
+        set_requested(m, RESERVED);
+    });
+    let refused = run(&engine, &mut table, &stranger, later);
+    assert!(refused.reply.is_none() || message_type(&reply(&refused).bytes) == 6);
+    assert_eq!(table.by_address(RESERVED).unwrap().hwaddr, PHONE);
+}
+
+#[test]
 fn selecting_another_server_lets_our_offer_go_quietly() {
     let engine = engine(Mode::Pool);
     let mut table = MemoryLeases::new();
