@@ -337,6 +337,17 @@ impl Server {
             .unwrap_or_else(|| panic!("no address in {line:?}"))
     }
 
+    /// The SIP port of `phoneprov serve`, from its "SIP on ADDR" line.
+    pub fn sip_port(&self) -> u16 {
+        let line = self.wait_text(0, ": SIP on ");
+        line.split(" on ")
+            .nth(1)
+            .and_then(|rest| rest.split([' ', ',']).next())
+            .and_then(|addr| addr.parse::<SocketAddr>().ok())
+            .map(|addr| addr.port())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
