@@ -92,13 +92,14 @@ impl PhoneFiles {
     pub fn export(&self) -> Result<ExportTree, ExportError> {
         let mut files = Vec::new();
         // Phones ask for SIP<MAC>.cnf under tftp_cfg_dir when SIPDefault.cnf sets it.
-        let site = self.provisioning().site();
-        let folder = site
+        let provisioning = self.provisioning();
+        let folder = provisioning
+            .site()
             .defaults
             .iter()
             .find(|(name, _)| name == "tftp_cfg_dir")
             .and_then(|(_, value)| cfg_folder(value.as_str()));
-        for generated in self.provisioning().render_all()? {
+        for generated in provisioning.render_all()? {
             let parsed = PhoneFile::parse(&generated.name);
             let content = self.served(&generated.name, parsed.map(|(_, mac)| mac))?;
             let path = match (&folder, parsed) {
@@ -605,6 +606,7 @@ mod tests {
                 ("proxy1_address".to_string(), host),
                 ("proxy1_port".to_string(), port.to_string()),
                 ("proxy_register".to_string(), "1".to_string()),
+                ("sync".to_string(), "1".to_string()),
             ];
             merged(base, &site.defaults)
         }

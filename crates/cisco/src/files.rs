@@ -271,7 +271,9 @@ pub type Identify = dyn Fn(std::net::IpAddr) -> Option<Mac> + Send + Sync;
 /// preview and `export` all go through it, so what the operator sees is what
 /// the phone gets.
 pub struct PhoneFiles {
-    provisioning: Provisioning,
+    /// Replaced whole when phoneprov.toml changes; requests under way keep
+    /// the one they started with.
+    provisioning: std::sync::RwLock<std::sync::Arc<Provisioning>>,
     firmware: FirmwareStore,
     identify: Box<Identify>,
 }
@@ -283,14 +285,21 @@ impl PhoneFiles {
         identify: Box<Identify>,
     ) -> PhoneFiles {
         PhoneFiles {
-            provisioning,
+            provisioning: std::sync::RwLock::new(std::sync::Arc::new(provisioning)),
             firmware,
             identify,
         }
     }
 
-    pub fn provisioning(&self) -> &Provisioning {
-        &self.provisioning
+    pub fn provisioning(&self) -> std::sync::Arc<Provisioning> {
+        let current = self.provisioning.read().unwrap_or_else(|e| e.into_inner());
+        std::sync::Arc::clone(&current)
+    }
+
+    /// Serves `provisioning`'s files from now on (the configuration changed).
+    pub fn replace_provisioning(&self, provisioning: Provisioning) {
+        *self.provisioning.write().unwrap_or_else(|e| e.into_inner()) =
+            std::sync::Arc::new(provisioning);
     }
 
     pub fn firmware(&self) -> &FirmwareStore {
@@ -304,7 +313,7 @@ impl PhoneFiles {
         requester: Option<Mac>,
         client: SocketAddr,
     ) -> Resolution {
-        match self.provisioning.answer(name.path(), requester) {
+        match self.provisioning().answer(name.path(), requester) {
             Answer::File(file) => Resolution::Found(ResolvedFile {
                 case_mismatch: file.name != name.path().rsplit('/').next().unwrap_or_default(),
                 served_as: format!("{} (generated)", file.name),

@@ -92,6 +92,30 @@ pub enum RenderError {
 pub struct Provisioning {
     env: Environment<'static>,
     site: Site,
+    sync: SyncValue,
+}
+
+/// The `sync` value every phone is given in SIPDefault.cnf and finds in
+/// syncinfo.xml, shared between the server that serves the files and the
+/// code that reboots phones (reference §9.2): a phone told to check-sync
+/// reboots when syncinfo.xml's SYNC differs from the `sync` it runs with,
+/// and after the reboot runs with the new value, so it reboots once.
+#[derive(Debug, Clone)]
+pub struct SyncValue(std::sync::Arc<std::sync::atomic::AtomicU32>);
+
+impl SyncValue {
+    pub fn new(value: u32) -> SyncValue {
+        SyncValue(std::sync::Arc::new(value.into()))
+    }
+
+    pub fn get(&self) -> u32 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A value no phone runs with yet; returns it.
+    pub fn advance(&self) -> u32 {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1
+    }
 }
 
 #[derive(Serialize)]
@@ -129,10 +153,24 @@ impl Provisioning {
                     source,
                 })?;
         }
-        let provisioning = Provisioning { env, site };
+        let provisioning = Provisioning {
+            env,
+            site,
+            sync: SyncValue::new(1),
+        };
         // Render everything once so a broken template or value fails at start.
         provisioning.render_all()?;
         Ok(provisioning)
+    }
+
+    /// Renders `sync` from `value`, which the reboot code advances.
+    pub fn with_sync(mut self, value: SyncValue) -> Provisioning {
+        self.sync = value;
+        self
+    }
+
+    pub fn sync(&self) -> &SyncValue {
+        &self.sync
     }
 
     pub fn site(&self) -> &Site {
@@ -254,6 +292,7 @@ impl Provisioning {
             ("proxy1_address", RawValue::Text(host)),
             ("proxy1_port", RawValue::Integer(i64::from(port))),
             ("proxy_register", RawValue::Integer(1)),
+            ("sync", RawValue::Text(self.sync.get().to_string())),
         ];
         if let Some(clock) = &self.site.clock {
             built_in.extend(clock.params());
@@ -389,7 +428,10 @@ impl Provisioning {
     }
 
     fn syncinfo(&self) -> Result<String, RenderError> {
-        self.render("syncinfo.xml", context! { sync => "1" })
+        self.render(
+            "syncinfo.xml",
+            context! { sync => self.sync.get().to_string() },
+        )
     }
 }
 
@@ -654,9 +696,10 @@ mod tests {
     #[test]
     fn a_config_that_sets_every_parameter() {
         let mut site = site();
+        // `sync` is phoneprov's own (see SyncValue): the config refuses it.
         site.defaults = PARAMS
             .iter()
-            .filter(|p| !p.name.starts_with("lineN_"))
+            .filter(|p| !p.name.starts_with("lineN_") && p.name != "sync")
             .map(|p| {
                 let name = p.name.replace('N', "1");
                 let value = p.check(&name, &sample(p.kind)).unwrap().0;
@@ -673,6 +716,27 @@ mod tests {
             );
         }
         insta::assert_snapshot!("SIPDefault-every-parameter", default);
+    }
+
+    #[test]
+    fn a_new_sync_value_reaches_sipdefault_and_syncinfo_together() {
+        let sync = SyncValue::new(41);
+        let provisioning = Provisioning::new(site(), None)
+            .unwrap()
+            .with_sync(sync.clone());
+        let both = || {
+            (
+                text(provisioning.answer("SIPDefault.cnf", None)),
+                text(provisioning.answer("syncinfo.xml", None)),
+            )
+        };
+        let (default, syncinfo) = both();
+        assert!(default.contains("\nsync: \"41\"\n"), "{default}");
+        assert!(syncinfo.contains("SYNC=\"41\""), "{syncinfo}");
+        assert_eq!(sync.advance(), 42);
+        let (default, syncinfo) = both();
+        assert!(default.contains("\nsync: \"42\"\n"), "{default}");
+        assert!(syncinfo.contains("SYNC=\"42\""), "{syncinfo}");
     }
 
     #[test]

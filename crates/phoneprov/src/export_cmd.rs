@@ -43,7 +43,10 @@ pub fn run(args: ExportArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
     let config = config::load(&config::locate(explicit)?)?;
     print_warnings(&config);
     check_target(&args.dir, args.force)?;
-    let files = phone_files(&config)?;
+    let files = phone_files(
+        &config,
+        crate::sip_cmd::SyncFile::open(&config.state_dir)?.value,
+    )?;
     if let Some(inside) = std::path::absolute(&args.dir)
         .ok()
         .filter(|dir| dir.starts_with(files.firmware().root()))

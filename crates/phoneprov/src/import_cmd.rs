@@ -29,7 +29,7 @@ use crate::export_cmd::write_atomically;
 /// OS79XX.TXT the [firmware] targets.
 ///
 /// Values phoneprov derives itself (proxy1_address and port, proxy_register,
-/// image_version) are left out with a note; unknown parameters are kept as
+/// image_version, sync) are left out with a note; unknown parameters are kept as
 /// comments with a warning. The result is checked like `phoneprov config
 /// check` before it is written; read the printed list of what needs a human.
 ///
@@ -408,11 +408,12 @@ fn attribute<'a>(attributes: &'a str, name: &str) -> Option<&'a str> {
 // Building phoneprov.toml
 
 /// Parameters of SIPDefault.cnf that phoneprov writes itself.
-const DERIVED: [&str; 4] = [
+const DERIVED: [&str; 5] = [
     "proxy1_address",
     "proxy1_port",
     "proxy_register",
     "image_version",
+    "sync",
 ];
 
 /// The notes of one import: what happened and what needs a human.
@@ -601,7 +602,7 @@ fn convert(mut tree: OldTree, dir: &Path) -> (DocumentMut, Vec<Note>) {
     if let Some(file) = &tree.sip_default {
         prefix += &format!(
             "# From {}, without what phoneprov writes itself (proxy1_address, proxy1_port,\n\
-             # proxy_register, image_version{}).\n",
+             # proxy_register, image_version, sync{}).\n",
             file.name,
             if ntp.is_some() && unicast {
                 ", and sntp_server/sntp_mode: see [site] ntp"

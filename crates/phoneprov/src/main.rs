@@ -2,6 +2,7 @@
 
 mod config;
 mod config_cmd;
+mod control;
 mod dhcp_check;
 mod doctor_cmd;
 mod export_cmd;
@@ -10,8 +11,10 @@ mod firmware_dir;
 mod import_cmd;
 mod init_cmd;
 mod leases_cmd;
+mod reload;
 mod ring_cmd;
 mod serve_cmd;
+mod sip_cmd;
 mod tftp_cmd;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +41,8 @@ enum Command {
     Init(init_cmd::InitArgs),
     Serve(serve_cmd::ServeArgs),
     Leases(leases_cmd::LeasesArgs),
+    Registrations(sip_cmd::RegistrationsArgs),
+    Reboot(sip_cmd::RebootArgs),
     Render(serve_cmd::RenderArgs),
     Doctor(doctor_cmd::DoctorArgs),
     Export(export_cmd::ExportArgs),
@@ -69,6 +74,8 @@ fn main() -> std::process::ExitCode {
         Command::Init(args) => init_cmd::run(args),
         Command::Serve(args) => serve_cmd::serve(args, cli.config.as_deref()),
         Command::Leases(args) => leases_cmd::run(args, cli.config.as_deref()),
+        Command::Registrations(args) => sip_cmd::registrations(args, cli.config.as_deref()),
+        Command::Reboot(args) => sip_cmd::reboot(args, cli.config.as_deref()),
         Command::Render(args) => serve_cmd::render(args, cli.config.as_deref()),
         Command::Doctor(args) => doctor_cmd::run(args, cli.config.as_deref()),
         Command::Export(args) => export_cmd::run(args, cli.config.as_deref()),

@@ -11,15 +11,18 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::Args;
 use phoneprov_cisco::files::PhoneFiles;
-use phoneprov_cisco::render::{Answer, Provisioning, GENERATED};
+use phoneprov_cisco::render::{Answer, Provisioning, SyncValue, GENERATED};
 use phoneprov_cisco::{FirmwareStore, Mac, PhoneFile};
 use phoneprov_server::{neighbours, DhcpServerSettings, TftpEvent};
 use phoneprov_store::SqliteLeases;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{self, Config};
+use crate::control::{Control, ControlSocket};
 use crate::leases_cmd::lease_db;
-use crate::tftp_cmd::{run_services, DhcpService};
+use crate::reload::Watch;
+use crate::sip_cmd::{self, SyncFile};
+use crate::tftp_cmd::{run_services, DhcpService, Services};
 
 /// Run phoneprov from phoneprov.toml: serve each listed phone the files
 /// generated for it, and firmware from the firmware folder.
@@ -38,6 +41,11 @@ pub struct ServeArgs {
     /// use it only when you are sure.
     #[arg(long)]
     force: bool,
+    /// When phoneprov.toml changes (it is always reloaded), also reboot the
+    /// registered phones whose files changed, so they take the change now
+    /// (SIP NOTIFY check-sync; see `phoneprov reboot`).
+    #[arg(long)]
+    apply_on_change: bool,
 }
 
 /// Print the files phoneprov generates for a phone, exactly as it would
@@ -52,10 +60,19 @@ pub struct RenderArgs {
     file: Option<String>,
 }
 
-/// Loads the config and builds the resolver every service shares.
-pub(crate) fn phone_files(config: &Config) -> anyhow::Result<PhoneFiles> {
-    let provisioning = Provisioning::new(config.site.clone(), config.templates.as_deref())
-        .context("phoneprov.toml is valid, but its files cannot be generated")?;
+/// The generator of `config`'s files, rendering `sync` as the state folder
+/// says (see `phoneprov reboot`).
+pub(crate) fn provisioning(config: &Config, sync: SyncValue) -> anyhow::Result<Provisioning> {
+    Ok(
+        Provisioning::new(config.site.clone(), config.templates.as_deref())
+            .context("phoneprov.toml is valid, but its files cannot be generated")?
+            .with_sync(sync),
+    )
+}
+
+/// Builds the resolver every service shares.
+pub(crate) fn phone_files(config: &Config, sync: SyncValue) -> anyhow::Result<PhoneFiles> {
+    let provisioning = provisioning(config, sync)?;
     let firmware = FirmwareStore::open(&config.firmware_dir).with_context(|| {
         format!(
             "the firmware folder is needed; create {} and put Cisco's load files in it (`phoneprov firmware import`)",
@@ -88,7 +105,7 @@ pub fn render(args: RenderArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
             known.join(", ")
         );
     };
-    let provisioning = Provisioning::new(config.site.clone(), config.templates.as_deref())?;
+    let provisioning = provisioning(&config, SyncFile::open(&config.state_dir)?.value)?;
     let names: Vec<String> = match args.file {
         Some(file) => vec![file],
         None => [
@@ -121,9 +138,13 @@ pub fn render(args: RenderArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
 }
 
 pub fn serve(args: ServeArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
-    let config = config::load(&config::locate(explicit)?)?;
+    let mut config = config::load(&config::locate(explicit)?)?;
     print_warnings(&config);
-    let files = phone_files(&config)?;
+    crate::dhcp_check::check_before_serving(&config, args.force)?;
+    let mut control = ControlSocket::bind(&config.state_dir)?;
+    let sip = sip_cmd::service(&mut config)?;
+    let sync = Arc::new(SyncFile::open(&config.state_dir)?);
+    let files = Arc::new(phone_files(&config, sync.value.clone())?);
     let mut discovered = Discovered::open(&config)?;
     let banner = format!(
         "phoneprov serve: {} phone{} from {}, firmware in {}; TFTP",
@@ -136,20 +157,47 @@ pub fn serve(args: ServeArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
         config.path.display(),
         config.firmware_dir.display()
     );
-    crate::dhcp_check::check_before_serving(&config, args.force)?;
     let dhcp = match &config.dhcp {
         Some(dhcp) => Some(dhcp_service(&config, dhcp)?),
         None => None,
     };
-    run_services(
-        "phoneprov serve",
-        config.tftp.clone(),
-        Arc::new(files),
+    let services = Services {
+        who: "phoneprov serve",
         banner,
+        tftp: config.tftp.clone(),
+        files: Arc::clone(&files) as Arc<dyn phoneprov_tftp::FileSource>,
         dhcp,
-        args.quiet,
+        sip,
+        quiet: args.quiet,
+    };
+    let mut failed = None;
+    run_services(
+        services,
         move |event| discovered.note(event),
-    )
+        |running| {
+            let answers = Control {
+                files: Arc::clone(&files),
+                sync: Arc::clone(&sync),
+                sip: running.sip.clone(),
+                events: running.events.clone(),
+            };
+            if let Err(e) = control.serve(answers, running.shutdown.clone()) {
+                failed = Some(e);
+                running.shutdown.cancel();
+                return;
+            }
+            Watch {
+                who: "phoneprov serve",
+                config,
+                files,
+                sync,
+                sip: running.sip,
+                apply: args.apply_on_change,
+            }
+            .spawn(running.shutdown);
+        },
+    )?;
+    failed.map_or(Ok(()), Err)
 }
 
 /// The DHCP server of `[dhcp]`, its leases in `<state_dir>/leases.db`.

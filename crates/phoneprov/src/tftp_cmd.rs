@@ -11,8 +11,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use phoneprov_cisco::FirmwareStore;
 use phoneprov_server::{
-    CancellationToken, DhcpServer, DhcpServerSettings, Event, EventBus, ReplyRoute, TftpEvent,
-    TftpOutcome, TftpServer, TftpSettings,
+    CancellationToken, DhcpServer, DhcpServerSettings, Event, EventBus, ReplyRoute, SipHandle,
+    SipServer, SipServerSettings, TftpEvent, TftpOutcome, TftpServer, TftpSettings,
 };
 use phoneprov_store::LeaseStore;
 use phoneprov_tftp::{FileSource, ServerLimits};
@@ -106,16 +106,16 @@ pub fn run(args: TftpArgs) -> anyhow::Result<()> {
             ..ServerLimits::default()
         },
     };
-    let banner = format!("phoneprov tftp: serving {}", root.display());
-    run_services(
-        "phoneprov tftp",
-        settings,
-        Arc::new(store),
-        banner,
-        None,
-        args.quiet,
-        |_| None,
-    )
+    let services = Services {
+        who: "phoneprov tftp",
+        banner: format!("phoneprov tftp: serving {}", root.display()),
+        tftp: settings,
+        files: Arc::new(store),
+        dhcp: None,
+        sip: None,
+        quiet: args.quiet,
+    };
+    run_services(services, |_| None, |_| {})
 }
 
 /// A DHCP server to run beside TFTP, and the store of its leases.
@@ -124,20 +124,52 @@ pub(crate) struct DhcpService {
     pub store: Arc<dyn LeaseStore>,
 }
 
-/// Runs a TFTP server, and a DHCP server when given one, until Ctrl-C or
-/// SIGTERM, printing one line per request and DHCP exchange, plus whatever
-/// `also` says about a TFTP request. The first Ctrl-C lets running transfers
-/// finish; a second one quits at once.
-#[allow(clippy::too_many_arguments)]
+/// The SIP registrar to run beside TFTP, on a socket bound beforehand.
+pub(crate) struct SipService {
+    pub socket: std::net::UdpSocket,
+    pub settings: SipServerSettings,
+}
+
+/// What [`run_services`] runs.
+pub(crate) struct Services {
+    /// "phoneprov serve", the start of each of its own lines.
+    pub who: &'static str,
+    /// The first line, before " on ADDR (Ctrl-C to stop)".
+    pub banner: String,
+    pub tftp: TftpSettings,
+    pub files: Arc<dyn FileSource>,
+    pub dhcp: Option<DhcpService>,
+    pub sip: Option<SipService>,
+    /// Print only what went wrong.
+    pub quiet: bool,
+}
+
+/// What is running, for `started` to hook more tasks onto.
+pub(crate) struct Running {
+    pub events: EventBus,
+    pub sip: Option<SipHandle>,
+    pub shutdown: CancellationToken,
+}
+
+/// Runs a TFTP server, and the DHCP and SIP servers when given, until
+/// Ctrl-C or SIGTERM, printing one line per request, DHCP exchange and SIP
+/// event, plus whatever `also` says about a TFTP request. `started` runs in
+/// the runtime once everything listens. The first Ctrl-C lets running
+/// transfers finish; a second one quits at once.
 pub(crate) fn run_services(
-    who: &'static str,
-    settings: TftpSettings,
-    source: Arc<dyn FileSource>,
-    banner: String,
-    dhcp: Option<DhcpService>,
-    quiet: bool,
+    services: Services,
     mut also: impl FnMut(&TftpEvent) -> Option<String> + Send + 'static,
+    started: impl FnOnce(Running),
 ) -> anyhow::Result<()> {
+    let Services {
+        who,
+        banner,
+        tftp: settings,
+        files: source,
+        dhcp,
+        sip,
+        quiet,
+    } = services;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(16)
@@ -164,6 +196,15 @@ pub(crate) fn run_services(
             };
             println!("{who}: DHCP on {}{route}", dhcp.local_addr()?);
         }
+        let sip = match sip {
+            Some(SipService { socket, settings }) => {
+                Some(SipServer::new(socket, settings, events.clone())?)
+            }
+            None => None,
+        };
+        if let Some(sip) = &sip {
+            println!("{who}: SIP on {}", sip.local_addr()?);
+        }
         let mut feed = events.subscribe();
         let printer = tokio::spawn(async move {
             loop {
@@ -181,6 +222,11 @@ pub(crate) fn run_services(
                             if let Some(line) =
                                 crate::leases_cmd::describe_exchange(exchange, quiet)
                             {
+                                println!("{line}");
+                            }
+                        }
+                        Event::Sip(exchange) => {
+                            if let Some(line) = crate::sip_cmd::describe(exchange, quiet) {
                                 println!("{line}");
                             }
                         }
@@ -204,10 +250,16 @@ pub(crate) fn run_services(
             println!("{who}: quitting with transfers unfinished");
             std::process::exit(130);
         });
+        started(Running {
+            events: events.clone(),
+            sip: sip.as_ref().map(SipServer::handle),
+            shutdown: shutdown.clone(),
+        });
         let dhcp = dhcp.map(|dhcp| tokio::spawn(dhcp.run(shutdown.clone())));
+        let sip = sip.map(|sip| tokio::spawn(sip.run(shutdown.clone())));
         server.run(shutdown).await;
-        if let Some(dhcp) = dhcp {
-            let _ = dhcp.await;
+        for service in [dhcp, sip].into_iter().flatten() {
+            let _ = service.await;
         }
         drop(events);
         let _ = printer.await;

@@ -15,6 +15,16 @@ const BUS_CAPACITY: usize = 16_384;
 pub enum Event {
     Tftp(TftpEvent),
     Dhcp(DhcpExchange),
+    Sip(SipExchange),
+}
+
+/// Something the SIP service saw or did, with the phone whose line it is
+/// about (when the line is in phoneprov.toml).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipExchange {
+    pub at: SystemTime,
+    pub phone: Option<phoneprov_cisco::Mac>,
+    pub event: phoneprov_sip::SipEvent,
 }
 
 /// One DHCP packet and what the server did with it.

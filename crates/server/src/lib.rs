@@ -8,10 +8,12 @@ pub mod events;
 pub mod neighbours;
 mod ping;
 pub mod preflight;
+pub mod sip;
 pub mod tftp;
 mod udp;
 
 pub use dhcp::{DhcpServer, DhcpServerSettings, Probe, ReplyRoute};
-pub use events::{DhcpExchange, Event, EventBus, TftpEvent, TftpOutcome};
+pub use events::{DhcpExchange, Event, EventBus, SipExchange, TftpEvent, TftpOutcome};
+pub use sip::{RegisteredContact, SipHandle, SipLine, SipServer, SipServerSettings};
 pub use tftp::{TftpServer, TftpSettings};
 pub use tokio_util::sync::CancellationToken;

@@ -73,6 +73,8 @@ pub struct Config {
     pub dhcp_mode: phoneprov_dhcp::Mode,
     /// The DHCP server, when the file has a `[dhcp]` section whose mode is not off.
     pub dhcp: Option<DhcpConfig>,
+    /// phoneprov's own registrar, unless `[sip] registrar = false`.
+    pub sip: Option<SipConfig>,
     /// Where the dashboard will listen (not built yet).
     pub http_bind: std::net::SocketAddr,
     pub firmware_dir: PathBuf,
@@ -80,6 +82,15 @@ pub struct Config {
     /// Template overrides, when configured.
     pub templates: Option<PathBuf>,
     pub warnings: Vec<Problem>,
+}
+
+/// The registrar's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipConfig {
+    pub bind: std::net::SocketAddr,
+    /// The digest realm: `[sip] realm`, else the server address.
+    pub realm: String,
+    pub qop: bool,
 }
 
 /// The DHCP server's settings.
@@ -178,6 +189,7 @@ pub fn load(path: &Path) -> anyhow::Result<Config> {
         dhcp_mode: validated.dhcp_mode,
         dhcp: validated.dhcp,
         http_bind: validated.http_bind,
+        sip: validated.sip,
         firmware_dir,
         state_dir,
         templates,

@@ -31,6 +31,7 @@ pub struct Validated {
     pub dhcp_mode: DhcpMode,
     pub dhcp: Option<DhcpConfig>,
     pub http_bind: SocketAddr,
+    pub sip: Option<super::SipConfig>,
 }
 
 /// Collects the problems of one file.
@@ -156,7 +157,10 @@ pub fn validate(
         ),
         None => Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
     };
-    let sip = sip_target(&file.sip, checker);
+    let (sip, sip_bind) = match sip_target(&file.sip, checker) {
+        Some((target, bind)) => (Some(target), bind),
+        None => (None, None),
+    };
     let firmware = firmware_targets(&file.firmware, catalog, checker);
     let defaults = params(&file.defaults, "defaults", checker);
     let dialplan = file
@@ -229,12 +233,22 @@ pub fn validate(
         ),
         _ => None,
     };
+    let sip = sip_bind.map(|bind| super::SipConfig {
+        bind,
+        realm: file
+            .sip
+            .realm
+            .clone()
+            .unwrap_or_else(|| site.server.to_string()),
+        qop: file.sip.qop.unwrap_or(false),
+    });
     (checker.errors.is_empty()).then(|| Validated {
         site,
         tftp: tftp.unwrap_or_default(),
         dhcp_mode,
         dhcp,
         http_bind,
+        sip,
     })
 }
 
@@ -497,20 +511,24 @@ fn tftp_settings(section: &wire::TftpSection, checker: &mut Checker<'_>) -> Opti
     })
 }
 
-fn sip_target(section: &wire::SipSection, checker: &mut Checker<'_>) -> Option<SipTarget> {
-    let port = match &section.bind {
-        Some(bind) => checker
-            .parse(
-                bind,
-                "sip.bind",
-                |t| t.parse::<SocketAddr>(),
-                "write address:port, e.g. \"0.0.0.0:5060\"",
-            )?
-            .port(),
-        None => 5060,
+/// Whom phones register with; and where phoneprov's own registrar
+/// listens, when it runs.
+fn sip_target(
+    section: &wire::SipSection,
+    checker: &mut Checker<'_>,
+) -> Option<(SipTarget, Option<SocketAddr>)> {
+    let bind = match &section.bind {
+        Some(bind) => checker.parse(
+            bind,
+            "sip.bind",
+            |t| t.parse::<SocketAddr>(),
+            "write address:port, e.g. \"0.0.0.0:5060\"",
+        )?,
+        None => SocketAddr::from(([0, 0, 0, 0], 5060)),
     };
+    let port = bind.port();
     match (section.registrar.unwrap_or(true), &section.proxy) {
-        (true, None) => Some(SipTarget::Registrar { port }),
+        (true, None) => Some((SipTarget::Registrar { port }, Some(bind))),
         (true, Some(proxy)) => {
             checker.error(
                 Some(proxy.span()),
@@ -529,12 +547,14 @@ fn sip_target(section: &wire::SipSection, checker: &mut Checker<'_>) -> Option<S
             );
             None
         }
-        (false, Some(proxy)) => checker.parse(
-            proxy,
-            "sip.proxy",
-            parse_host_port,
-            "write host:port of your PBX, e.g. \"192.0.2.5:5060\"",
-        ),
+        (false, Some(proxy)) => checker
+            .parse(
+                proxy,
+                "sip.proxy",
+                parse_host_port,
+                "write host:port of your PBX, e.g. \"192.0.2.5:5060\"",
+            )
+            .map(|target| (target, None)),
     }
 }
 
@@ -667,6 +687,15 @@ fn params(
             );
             continue;
         };
+        if param.name == "sync" {
+            checker.error(
+                Some(name.span()),
+                &key,
+                "phoneprov manages sync itself: `phoneprov reboot` changes it so a phone reboots once",
+                "remove it; see docs/sip.md, \"Rebooting phones\"",
+            );
+            continue;
+        }
         if param.name.starts_with("lineN_") {
             checker.error(
                 Some(name.span()),

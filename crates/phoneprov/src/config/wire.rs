@@ -92,6 +92,10 @@ pub struct SipSection {
     pub bind: Option<Spanned<String>>,
     pub registrar: Option<bool>,
     pub proxy: Option<Spanned<String>>,
+    /// The digest realm; the server address when unset.
+    pub realm: Option<String>,
+    /// Offer qop=auth in challenges.
+    pub qop: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -28,6 +28,8 @@ fn site(base: &Path) -> PathBuf {
 address = "127.0.0.1"
 [tftp]
 bind = "127.0.0.1:0"
+[sip]
+bind = "127.0.0.1:0"
 [dhcp]
 mode = "known"
 port = 0

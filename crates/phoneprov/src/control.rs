@@ -1,0 +1,308 @@
+//! The control socket of a running `phoneprov serve`:
+//! `<state_dir>/control.sock`, owner only. `phoneprov reboot` and
+//! `phoneprov registrations` connect, write one JSON request, read one JSON
+//! reply. (The dashboard's HTTP API will offer the same to other machines.)
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use phoneprov_cisco::files::PhoneFiles;
+use phoneprov_cisco::Mac;
+use phoneprov_server::{CancellationToken, Event, EventBus, SipHandle};
+use phoneprov_sip::{CheckSyncError, SipEvent};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::config::Config;
+use crate::sip_cmd::{lines_of, SyncFile, NOTIFY_ANSWER_WAIT};
+
+const SOCKET: &str = "control.sock";
+/// Requests are a few hundred bytes; anything longer is not ours.
+const MAX_REQUEST: u64 = 64 * 1024;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Request {
+    Registrations,
+    /// Every phone when `phones` is absent.
+    Reboot {
+        phones: Option<Vec<String>>,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Reply {
+    Registrations {
+        contacts: Vec<Contact>,
+    },
+    Rebooted {
+        sync: u32,
+        phones: Vec<RebootedPhone>,
+    },
+    Error {
+        message: String,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Contact {
+    pub line: String,
+    pub phone: Option<String>,
+    pub contact: String,
+    pub source: String,
+    /// Seconds.
+    pub expires_in: u64,
+    pub model: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RebootedPhone {
+    pub phone: String,
+    /// The phone answered the NOTIFY.
+    pub notified: bool,
+    pub outcome: String,
+}
+
+fn socket_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(SOCKET)
+}
+
+/// Sends `request` to the `phoneprov serve` running with `config`.
+pub fn ask(config: &Config, request: &Request) -> anyhow::Result<Reply> {
+    let path = socket_path(&config.state_dir);
+    let mut stream = UnixStream::connect(&path).with_context(|| {
+        format!(
+            "phoneprov serve is not running with {} (no answer on {}); start it first",
+            config.path.display(),
+            path.display()
+        )
+    })?;
+    stream.write_all(&serde_json::to_vec(request)?)?;
+    stream.shutdown(std::net::Shutdown::Write)?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    match serde_json::from_slice(&answer).context("phoneprov serve's answer is unreadable")? {
+        Reply::Error { message } => bail!("{message}"),
+        reply => Ok(reply),
+    }
+}
+
+/// The bound control socket; removes its file when dropped.
+pub struct ControlSocket {
+    listener: Option<std::os::unix::net::UnixListener>,
+    path: PathBuf,
+}
+
+impl ControlSocket {
+    /// Binds `<state_dir>/control.sock`, owner only. A socket file left by
+    /// a killed serve is replaced; one a running serve answers on is not.
+    pub fn bind(state_dir: &Path) -> anyhow::Result<ControlSocket> {
+        let path = socket_path(state_dir);
+        if UnixStream::connect(&path).is_ok() {
+            bail!(
+                "another phoneprov serve is running with the state folder {}; stop it first",
+                state_dir.display()
+            );
+        }
+        let _ = std::fs::remove_file(&path);
+        std::fs::create_dir_all(state_dir)
+            .with_context(|| format!("cannot create {}", state_dir.display()))?;
+        let listener = std::os::unix::net::UnixListener::bind(&path)
+            .with_context(|| format!("cannot create the control socket {}", path.display()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        listener.set_nonblocking(true)?;
+        Ok(ControlSocket {
+            listener: Some(listener),
+            path,
+        })
+    }
+
+    /// Answers requests until `shutdown`; call in the runtime.
+    pub fn serve(&mut self, control: Control, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Some(listener) = self.listener.take() else {
+            bail!("the control socket is already served");
+        };
+        let listener = tokio::net::UnixListener::from_std(listener)?;
+        let control = Arc::new(control);
+        tokio::spawn(async move {
+            loop {
+                let stream = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    accepted = listener.accept() => match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(_) => continue,
+                    },
+                };
+                let control = Arc::clone(&control);
+                let shutdown = shutdown.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => {}
+                        _ = control.answer(stream) => {}
+                    }
+                });
+            }
+        });
+        Ok(())
+    }
+}
+
+impl Drop for ControlSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// What the control socket acts on.
+pub struct Control {
+    pub files: Arc<PhoneFiles>,
+    pub sync: Arc<SyncFile>,
+    pub sip: Option<SipHandle>,
+    pub events: EventBus,
+}
+
+impl Control {
+    async fn answer(&self, mut stream: tokio::net::UnixStream) {
+        let mut request = Vec::new();
+        let read = (&mut stream)
+            .take(MAX_REQUEST)
+            .read_to_end(&mut request)
+            .await;
+        let reply = match read.map(|_| serde_json::from_slice::<Request>(&request)) {
+            Ok(Ok(request)) => self.obey(request).await,
+            _ => Reply::Error {
+                message: "not a request phoneprov understands".into(),
+            },
+        };
+        if let Ok(bytes) = serde_json::to_vec(&reply) {
+            let _ = stream.write_all(&bytes).await;
+        }
+    }
+
+    async fn obey(&self, request: Request) -> Reply {
+        let Some(sip) = &self.sip else {
+            return error(
+                "phoneprov's registrar is off ([sip] registrar = false): your PBX knows the \
+                 phones (Asterisk: `sip notify cisco-check-cfg <peer>` reboots one)",
+            );
+        };
+        match request {
+            Request::Registrations => match sip.registrations().await {
+                Ok(contacts) => Reply::Registrations {
+                    contacts: contacts
+                        .into_iter()
+                        .map(|c| Contact {
+                            line: c.line,
+                            phone: c.phone.map(|mac| mac.colons()),
+                            contact: c.contact,
+                            source: c.source.to_string(),
+                            expires_in: c.expires_in.as_secs(),
+                            model: c.model,
+                            user_agent: c.user_agent,
+                        })
+                        .collect(),
+                },
+                Err(e) => error(&e.to_string()),
+            },
+            Request::Reboot { phones } => self.reboot(sip, phones).await,
+        }
+    }
+
+    /// A new SYNC value, then check-sync to each phone, then the phones'
+    /// answers (or Timer F).
+    async fn reboot(&self, sip: &SipHandle, phones: Option<Vec<String>>) -> Reply {
+        let provisioning = self.files.provisioning();
+        let site = provisioning.site();
+        let macs: Vec<Mac> = match phones {
+            None => site.phones.iter().map(|p| p.mac).collect(),
+            Some(texts) => {
+                let mut macs = Vec::new();
+                for text in texts {
+                    match text.parse::<Mac>() {
+                        Ok(mac) if site.phone(mac).is_some() => macs.push(mac),
+                        Ok(mac) => {
+                            return error(&format!("{} is not in phoneprov.toml", mac.colons()))
+                        }
+                        Err(e) => return error(&e.to_string()),
+                    }
+                }
+                macs
+            }
+        };
+        let sync = match self.sync.advance() {
+            Ok(sync) => sync,
+            Err(e) => return error(&format!("{e:#}")),
+        };
+        let mut feed = self.events.subscribe();
+        let sent = match sip.check_sync(lines_of(site, &macs)).await {
+            Ok(sent) => sent,
+            Err(e) => return error(&e.to_string()),
+        };
+        let mut rows = Vec::new();
+        let mut waiting: HashMap<String, usize> = HashMap::new();
+        for (mac, result) in macs.iter().zip(sent) {
+            let outcome = match result {
+                Ok(line) => {
+                    waiting.insert(line.clone(), rows.len());
+                    format!("line {line}: NOTIFY check-sync sent, no answer yet")
+                }
+                Err(CheckSyncError::NotRegistered(_)) => {
+                    "not registered, so nothing was sent: it gets its new files when it next boots"
+                        .into()
+                }
+                Err(CheckSyncError::UnknownLine(_)) => {
+                    "has no line, so it cannot be told over SIP: power-cycle it".into()
+                }
+            };
+            rows.push(RebootedPhone {
+                phone: mac.colons(),
+                notified: false,
+                outcome,
+            });
+        }
+        let deadline = tokio::time::Instant::now() + NOTIFY_ANSWER_WAIT;
+        while !waiting.is_empty() {
+            let event = match tokio::time::timeout_at(deadline, feed.recv()).await {
+                Ok(Ok(event)) => event,
+                Ok(Err(RecvError::Lagged(_))) => continue,
+                Ok(Err(RecvError::Closed)) | Err(_) => break,
+            };
+            let Event::Sip(exchange) = &*event else {
+                continue;
+            };
+            let (line, answer) = match &exchange.event {
+                SipEvent::CheckSyncAnswered { line, status } => (line, Some(*status)),
+                SipEvent::CheckSyncTimedOut { line } => (line, None),
+                _ => continue,
+            };
+            let Some(row) = waiting.remove(line).map(|i| &mut rows[i]) else {
+                continue;
+            };
+            (row.notified, row.outcome) = match answer {
+                Some(status @ 200..=299) => (
+                    true,
+                    format!(
+                        "line {line}: answered {status}; it fetches syncinfo.xml once idle for 20 s, then reboots"
+                    ),
+                ),
+                Some(status) => (false, format!("line {line}: the phone refused the NOTIFY with {status}")),
+                None => (false, format!("line {line}: no answer to the NOTIFY (phone off or unreachable)")),
+            };
+        }
+        Reply::Rebooted { sync, phones: rows }
+    }
+}
+
+fn error(message: &str) -> Reply {
+    Reply::Error {
+        message: message.into(),
+    }
+}

@@ -1,0 +1,308 @@
+//! The SIP side of `phoneprov serve` (its registrar's lines, its secret, the
+//! line it prints per SIP event) and the commands that talk to a running
+//! serve: `phoneprov registrations` and `phoneprov reboot`.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use phoneprov_cisco::render::SyncValue;
+use phoneprov_cisco::site::Site;
+use phoneprov_cisco::Mac;
+use phoneprov_server::{SipExchange, SipLine, SipServer, SipServerSettings};
+use phoneprov_sip::{Account, Password, SipEvent, UnregisterReason};
+
+use crate::config::{self, Config};
+use crate::control::{self, Reply, Request};
+use crate::tftp_cmd::SipService;
+
+/// List the phone lines registered with the running `phoneprov serve`:
+/// line, phone, contact, source address, time left, model and firmware.
+#[derive(Args)]
+pub struct RegistrationsArgs {}
+
+/// Reboot phones remotely so they fetch their configuration again.
+///
+/// phoneprov gives syncinfo.xml a new SYNC value and sends the phone a SIP
+/// NOTIFY "check-sync". A 7940/7960 on SIP firmware then waits until it has
+/// been idle for 20 s, fetches syncinfo.xml, sees the new value and reboots,
+/// reading all its files again (and new firmware, if its target changed).
+/// Its new SIPDefault.cnf carries the same value, so it reboots once.
+///
+/// The phone must be registered with the running `phoneprov serve`.
+///
+/// Examples: phoneprov reboot 00:18:B9:00:00:01; phoneprov reboot --all
+#[derive(Args)]
+pub struct RebootArgs {
+    /// The phones' MACs, in any notation.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    phones: Vec<String>,
+    /// Every phone in phoneprov.toml.
+    #[arg(long)]
+    all: bool,
+}
+
+const SECRET_FILE: &str = "sip-secret";
+const SYNC_FILE: &str = "sync";
+
+/// The registrar of `[sip]`, its socket bound now so the port phones are
+/// told is the port it really has; `None` with an external PBX.
+pub(crate) fn service(config: &mut Config) -> anyhow::Result<Option<SipService>> {
+    let Some(sip) = &config.sip else {
+        return Ok(None);
+    };
+    let socket = SipServer::listen(sip.bind)?;
+    let port = socket.local_addr()?.port();
+    if let phoneprov_cisco::site::SipTarget::Registrar { port: told } = &mut config.site.sip {
+        *told = port;
+    }
+    let settings = SipServerSettings {
+        realm: sip.realm.clone(),
+        qop: sip.qop,
+        domains: vec![config.site.server.to_string()],
+        lines: lines(&config.site),
+        secret: secret(&config.state_dir)?,
+    };
+    Ok(Some(SipService { socket, settings }))
+}
+
+/// Every line of every phone, as the registrar takes them.
+pub(crate) fn lines(site: &Site) -> Vec<SipLine> {
+    site.phones
+        .iter()
+        .flat_map(|phone| {
+            phone.lines.iter().map(|line| SipLine {
+                account: Account {
+                    line: line.name.clone(),
+                    authname: line.authname().to_owned(),
+                    password: Password::new(line.password.reveal()),
+                },
+                phone: phone.mac,
+            })
+        })
+        .collect()
+}
+
+/// The lines of `phones`, each phone's in order, for a check-sync.
+pub(crate) fn lines_of(site: &Site, phones: &[Mac]) -> Vec<Vec<String>> {
+    phones
+        .iter()
+        .filter_map(|mac| site.phone(*mac))
+        .map(|phone| phone.lines.iter().map(|l| l.name.clone()).collect())
+        .collect()
+}
+
+/// The key of the registrar's nonces, made once and kept in the state
+/// folder, so nonces and tags stay valid across a restart.
+fn secret(state_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = state_dir.join(SECRET_FILE);
+    match std::fs::read(&path) {
+        Ok(secret) if secret.len() >= 16 => return Ok(secret),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let secret: [u8; 32] = rand::random();
+    std::fs::create_dir_all(state_dir)
+        .with_context(|| format!("cannot create {}", state_dir.display()))?;
+    write_private(&path, &secret)?;
+    Ok(secret.to_vec())
+}
+
+/// The sync value phones run with, kept in the state folder.
+pub(crate) struct SyncFile {
+    path: PathBuf,
+    pub value: SyncValue,
+}
+
+impl SyncFile {
+    pub fn open(state_dir: &Path) -> anyhow::Result<SyncFile> {
+        let path = state_dir.join(SYNC_FILE);
+        let value = match std::fs::read_to_string(&path) {
+            Ok(text) => text.trim().parse().with_context(|| {
+                format!(
+                    "{} is damaged (not a number); remove it (phones then reboot at most once more)",
+                    path.display()
+                )
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 1,
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        Ok(SyncFile {
+            path,
+            value: SyncValue::new(value),
+        })
+    }
+
+    /// A value no phone runs with yet, written to disk first: a crash must
+    /// not give phones an old value back.
+    pub fn advance(&self) -> anyhow::Result<u32> {
+        let next = self.value.get() + 1;
+        let temporary = self.path.with_extension("new");
+        write_private(&temporary, format!("{next}\n").as_bytes())?;
+        std::fs::rename(&temporary, &self.path)
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        Ok(self.value.advance())
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// The line `phoneprov serve` prints for a SIP event, e.g.
+/// `00:18:B9:00:00:01  SIP registered 1001 at sip:1001@10.0.0.23:5060 (expires 3600 s)`.
+pub(crate) fn describe(exchange: &SipExchange, quiet: bool) -> Option<String> {
+    let what = match &exchange.event {
+        SipEvent::Registered {
+            line,
+            contact,
+            expires,
+            renewed,
+            ..
+        } if !quiet => format!(
+            "{} {line} at {contact} (expires {} s)",
+            if *renewed {
+                "re-registered"
+            } else {
+                "registered"
+            },
+            expires.as_secs()
+        ),
+        SipEvent::Unregistered {
+            line,
+            contact,
+            reason,
+        } if !quiet => {
+            let why = match reason {
+                UnregisterReason::ByPhone => "the phone asked",
+                UnregisterReason::Expired => "not refreshed in time",
+                UnregisterReason::Replaced => "replaced by a newer contact",
+                UnregisterReason::LineRemoved => "the line left phoneprov.toml",
+            };
+            format!("unregistered {line} at {contact} ({why})")
+        }
+        SipEvent::AuthFailed {
+            source,
+            authname,
+            line,
+            cause,
+            ..
+        } => format!(
+            "auth failed for line {} (authname {authname}) from {source}: {cause}",
+            line.as_deref().unwrap_or("?")
+        ),
+        SipEvent::SourceLocked { source, .. } => format!(
+            "{source} locked out for a while after repeated wrong passwords; other phones are not affected"
+        ),
+        SipEvent::CallRouted {
+            method, from, to, ..
+        } if !quiet => format!(
+            "{method} {} -> {to} routed",
+            from.as_deref().unwrap_or("?")
+        ),
+        SipEvent::CallRefused { method, to, status } => {
+            let why = match status {
+                404 => "no such line in phoneprov.toml",
+                480 => "the line is not registered",
+                482 => "a loop",
+                483 => "too many hops",
+                _ => "refused",
+            };
+            format!(
+                "{method} to {} refused with {status}: {why}",
+                to.as_deref().unwrap_or("?")
+            )
+        }
+        SipEvent::CheckSyncAnswered { line, status } => format!(
+            "check-sync answered {status} on line {line}: the phone fetches syncinfo.xml once idle for 20 s, then reboots"
+        ),
+        SipEvent::CheckSyncTimedOut { line } => {
+            format!("check-sync to line {line} got no answer (the phone is off or unreachable)")
+        }
+        _ => return None,
+    };
+    let phone = exchange
+        .phone
+        .map(|mac| mac.colons())
+        .unwrap_or_else(|| "-".into());
+    Some(format!("{phone}  SIP {what}"))
+}
+
+pub fn registrations(_args: RegistrationsArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
+    let config = config::load(&config::locate(explicit)?)?;
+    let Reply::Registrations { contacts } = control::ask(&config, &Request::Registrations)? else {
+        bail!("phoneprov serve gave an unexpected answer");
+    };
+    if contacts.is_empty() {
+        println!("no line is registered");
+        return Ok(());
+    }
+    println!(
+        "{:<10}  {:<17}  {:<32}  {:<21}  {:>7}  {:<5}  USER AGENT",
+        "LINE", "PHONE", "CONTACT", "FROM", "EXPIRES", "MODEL"
+    );
+    for c in contacts {
+        println!(
+            "{:<10}  {:<17}  {:<32}  {:<21}  {:>5} s  {:<5}  {}",
+            c.line,
+            c.phone.as_deref().unwrap_or("-"),
+            c.contact,
+            c.source,
+            c.expires_in,
+            c.model.as_deref().unwrap_or("-"),
+            c.user_agent.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(())
+}
+
+pub fn reboot(args: RebootArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
+    let config = config::load(&config::locate(explicit)?)?;
+    let phones = if args.all {
+        None
+    } else {
+        let mut macs = Vec::new();
+        for text in &args.phones {
+            let mac: Mac = text.parse()?;
+            if config.site.phone(mac).is_none() {
+                bail!(
+                    "{} is not in {}: phoneprov reboots only the phones it provisions",
+                    mac.colons(),
+                    config.path.display()
+                );
+            }
+            macs.push(mac.colons());
+        }
+        Some(macs)
+    };
+    let Reply::Rebooted { sync, phones } = control::ask(&config, &Request::Reboot { phones })?
+    else {
+        bail!("phoneprov serve gave an unexpected answer");
+    };
+    println!("syncinfo.xml now says SYNC {sync}");
+    let mut failed = false;
+    for phone in phones {
+        failed |= !phone.notified;
+        println!("{}  {}", phone.phone, phone.outcome);
+    }
+    if failed {
+        bail!("not every phone was told; a phone that was not picks up its new files when it next boots");
+    }
+    Ok(())
+}
+
+/// How long `reboot` waits for the phones' answers: Timer F, 64 × T1.
+pub(crate) const NOTIFY_ANSWER_WAIT: Duration = Duration::from_secs(33);

@@ -1,0 +1,409 @@
+//! The SIP driver: one UDP socket and one timer feeding `phoneprov-sip`'s
+//! [`Core`] (registrar, server transactions, stateless proxy, check-sync
+//! NOTIFYs). Everything the engine decides is sent as it says, when it says
+//! (a source that keeps sending wrong passwords is answered later), and
+//! every event goes on the bus, tied to the phone that owns the line.
+//!
+//! Other parts of phoneprov reach the running engine through a
+//! [`SipHandle`]: `phoneprov reboot` (check-sync), `phoneprov
+//! registrations`, and a configuration reload (new lines and passwords).
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use phoneprov_cisco::Mac;
+use phoneprov_sip::{
+    Account, CheckSyncError, Core, CoreSettings, Output, Registrar, RegistrarSettings, SipEvent,
+};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::events::{Event, EventBus, SipExchange};
+
+/// A line as the registrar knows it, and the phone it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipLine {
+    pub account: Account,
+    pub phone: Mac,
+}
+
+/// Settings of the SIP service.
+#[derive(Debug, Clone)]
+pub struct SipServerSettings {
+    /// The digest realm (the 7940 answers any; phoneprov uses the server
+    /// address, as in the phone's own trace).
+    pub realm: String,
+    /// Offer `qop=auth` in challenges (the 7940 answers without it either way).
+    pub qop: bool,
+    /// The names phones may use for this server in a Request-URI, beside
+    /// the bound address.
+    pub domains: Vec<String>,
+    pub lines: Vec<SipLine>,
+    /// Keys nonces and tags; keep it across restarts so a phone's nonce
+    /// stays valid.
+    pub secret: Vec<u8>,
+}
+
+/// One registered contact, for `phoneprov registrations`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredContact {
+    pub line: String,
+    pub phone: Option<Mac>,
+    pub contact: String,
+    pub source: SocketAddr,
+    pub expires_in: Duration,
+    pub model: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// What other parts of phoneprov ask of the running SIP service.
+enum Command {
+    CheckSync {
+        phones: Vec<Vec<String>>,
+        done: oneshot::Sender<Vec<Result<String, CheckSyncError>>>,
+    },
+    Registrations {
+        done: oneshot::Sender<Vec<RegisteredContact>>,
+    },
+    SetLines {
+        lines: Vec<SipLine>,
+        done: oneshot::Sender<Result<(), String>>,
+    },
+}
+
+/// Talks to a running [`SipServer`]; cheap to clone.
+#[derive(Clone)]
+pub struct SipHandle {
+    commands: mpsc::Sender<Command>,
+}
+
+impl SipHandle {
+    /// Sends check-sync to each phone, given as its lines: to the
+    /// registered contacts of its first registered line, so a phone with
+    /// several lines gets one NOTIFY. For each phone, the line used, or why
+    /// none could be (the answers arrive as events).
+    pub async fn check_sync(
+        &self,
+        phones: Vec<Vec<String>>,
+    ) -> io::Result<Vec<Result<String, CheckSyncError>>> {
+        self.ask(|done| Command::CheckSync { phones, done }).await
+    }
+
+    /// Every registered contact, by line.
+    pub async fn registrations(&self) -> io::Result<Vec<RegisteredContact>> {
+        self.ask(|done| Command::Registrations { done }).await
+    }
+
+    /// Replaces the lines (the configuration changed); bindings of removed
+    /// lines end with an `Unregistered` event.
+    pub async fn set_lines(&self, lines: Vec<SipLine>) -> io::Result<Result<(), String>> {
+        self.ask(|done| Command::SetLines { lines, done }).await
+    }
+
+    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> io::Result<T> {
+        let gone = || io::Error::other("the SIP service has stopped");
+        let (done, answer) = oneshot::channel();
+        self.commands
+            .send(command(done))
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())
+    }
+}
+
+pub struct SipServer {
+    socket: Arc<UdpSocket>,
+    core: Core,
+    owners: HashMap<String, Mac>,
+    events: EventBus,
+    commands: mpsc::Receiver<Command>,
+    handle: SipHandle,
+}
+
+impl SipServer {
+    /// Binds the SIP socket, before the runtime starts, so that the port
+    /// the kernel picks for `:0` can go into the phones' configs.
+    pub fn listen(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+        std::net::UdpSocket::bind(addr)
+            .and_then(|socket| socket.set_nonblocking(true).map(|()| socket))
+            .map_err(|e| {
+                let hint = if e.kind() == io::ErrorKind::AddrInUse {
+                    " (another SIP server, e.g. Asterisk, holds it: stop it, or set [sip] \
+                     registrar = false and proxy = \"its-address:5060\" to use it)"
+                } else {
+                    ""
+                };
+                io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}{hint}"))
+            })
+    }
+
+    /// Serves on `socket` (from [`SipServer::listen`]) the lines of
+    /// `settings`; call it inside the runtime.
+    pub fn new(
+        socket: std::net::UdpSocket,
+        settings: SipServerSettings,
+        events: EventBus,
+    ) -> io::Result<SipServer> {
+        let socket = UdpSocket::from_std(socket)?;
+        let local = socket.local_addr()?;
+        let now = Instant::now();
+        let mut registrar_settings = RegistrarSettings::new(settings.realm);
+        registrar_settings.offer_qop = settings.qop;
+        let (accounts, owners) = split(settings.lines);
+        let registrar = Registrar::new(registrar_settings, accounts, &settings.secret, now)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let mut domains = settings.domains;
+        domains.push(local.ip().to_string());
+        let core = Core::new(CoreSettings::new(local, domains), registrar);
+        let (sender, commands) = mpsc::channel(64);
+        Ok(SipServer {
+            socket: Arc::new(socket),
+            core,
+            owners,
+            events,
+            commands,
+            handle: SipHandle { commands: sender },
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    pub fn handle(&self) -> SipHandle {
+        self.handle.clone()
+    }
+
+    /// Serves until `shutdown` fires.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut buf = vec![0u8; 65536];
+        let socket = Arc::clone(&self.socket);
+        let (_, mut commands) = mpsc::channel(1);
+        std::mem::swap(&mut commands, &mut self.commands);
+        loop {
+            let timer = self.core.next_timeout();
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                received = socket.recv_from(&mut buf) => match received {
+                    Ok((len, from)) => {
+                        let output = self.core.receive(&buf[..len], from, Instant::now());
+                        if let Some(why) = &output.dropped {
+                            debug!("sip: nothing sent back to {from}: {why}");
+                        }
+                        self.dispatch(output).await;
+                    }
+                    Err(e) => debug!("sip listener: {e}"),
+                },
+                _ = sleep_until(timer), if timer.is_some() => {
+                    let output = self.core.handle_timeout(Instant::now());
+                    self.dispatch(output).await;
+                }
+                Some(command) = commands.recv() => self.obey(command).await,
+            }
+        }
+    }
+
+    async fn obey(&mut self, command: Command) {
+        let now = Instant::now();
+        match command {
+            Command::CheckSync { phones, done } => {
+                let mut results = Vec::new();
+                let mut sent = Output::default();
+                for lines in phones {
+                    let mut result = Err(CheckSyncError::UnknownLine(String::new()));
+                    for line in lines {
+                        match self.core.check_sync(&line, now) {
+                            Ok(output) => {
+                                sent.transmits.extend(output.transmits);
+                                sent.events.extend(output.events);
+                                result = Ok(line);
+                                break;
+                            }
+                            Err(e) => result = Err(e),
+                        }
+                    }
+                    results.push(result);
+                }
+                self.dispatch(sent).await;
+                let _ = done.send(results);
+            }
+            Command::Registrations { done } => {
+                let mut contacts: Vec<RegisteredContact> = self
+                    .core
+                    .registrar()
+                    .registrations()
+                    .flat_map(|(line, bindings)| {
+                        bindings
+                            .iter()
+                            .filter(|b| b.expires_at > now)
+                            .map(move |b| (line, b))
+                    })
+                    .map(|(line, b)| RegisteredContact {
+                        line: line.to_owned(),
+                        phone: self.owners.get(line).copied(),
+                        contact: b.contact.uri.to_string(),
+                        source: b.source,
+                        expires_in: b.expires_at - now,
+                        model: b.model.clone(),
+                        user_agent: b.user_agent.clone(),
+                    })
+                    .collect();
+                contacts.sort_by(|a, b| (&a.line, &a.contact).cmp(&(&b.line, &b.contact)));
+                let _ = done.send(contacts);
+            }
+            Command::SetLines { lines, done } => {
+                let (accounts, owners) = split(lines);
+                let result = match self.core.registrar_mut().set_accounts(accounts) {
+                    Ok(events) => {
+                        let old = std::mem::replace(&mut self.owners, owners);
+                        for event in events {
+                            self.publish_with(&old, event);
+                        }
+                        Ok(())
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                let _ = done.send(result);
+            }
+        }
+    }
+
+    /// Sends what `output` says to send, now or at its time, and publishes
+    /// its events.
+    async fn dispatch(&self, output: Output) {
+        let now = Instant::now();
+        for transmit in output.transmits {
+            if transmit.at <= now {
+                if let Err(e) = self.socket.send_to(&transmit.bytes, transmit.to).await {
+                    warn!("sip: cannot send to {}: {e}", transmit.to);
+                }
+            } else {
+                let socket = Arc::clone(&self.socket);
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(transmit.at.into()).await;
+                    let _ = socket.send_to(&transmit.bytes, transmit.to).await;
+                });
+            }
+        }
+        for event in output.events {
+            self.publish_with(&self.owners, event);
+        }
+    }
+
+    fn publish_with(&self, owners: &HashMap<String, Mac>, event: SipEvent) {
+        let phone = line_of(&event).and_then(|line| owners.get(line).copied());
+        self.events.publish(Event::Sip(SipExchange {
+            at: SystemTime::now(),
+            phone,
+            event,
+        }));
+    }
+}
+
+/// The line an event is about, when it names one.
+fn line_of(event: &SipEvent) -> Option<&str> {
+    match event {
+        SipEvent::Registered { line, .. }
+        | SipEvent::Unregistered { line, .. }
+        | SipEvent::CheckSyncAnswered { line, .. }
+        | SipEvent::CheckSyncTimedOut { line } => Some(line),
+        SipEvent::AuthFailed { line, .. } => line.as_deref(),
+        SipEvent::CallRouted { to, .. } => Some(to),
+        SipEvent::CallRefused { to, .. } => to.as_deref(),
+        SipEvent::SourceLocked { .. } => None,
+    }
+}
+
+fn split(lines: Vec<SipLine>) -> (Vec<Account>, HashMap<String, Mac>) {
+    let owners = lines
+        .iter()
+        .map(|l| (l.account.line.clone(), l.phone))
+        .collect();
+    (lines.into_iter().map(|l| l.account).collect(), owners)
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const PHONE: Mac = Mac([0x00, 0x18, 0xB9, 0x00, 0x00, 0x01]);
+
+    fn register(to: SocketAddr, from: SocketAddr) -> Vec<u8> {
+        format!(
+            "REGISTER sip:{to} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {from};branch=z9hG4bK-7940-1\r\n\
+             From: <sip:1001@{to}>;tag=7940\r\n\
+             To: <sip:1001@{to}>\r\n\
+             Call-ID: boot-1@{from}\r\n\
+             CSeq: 143 REGISTER\r\n\
+             Max-Forwards: 70\r\n\
+             User-Agent: Cisco-CP7940G/8.0\r\n\
+             Contact: <sip:1001@{from}>;+u.sip!model.ccm.cisco.com=\"8\"\r\n\
+             Expires: 3600\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[tokio::test]
+    async fn a_phone_is_challenged_and_unregistered_lines_get_no_notify() {
+        let settings = SipServerSettings {
+            realm: "127.0.0.1".into(),
+            qop: false,
+            domains: vec!["127.0.0.1".into()],
+            lines: vec![SipLine {
+                account: Account {
+                    line: "1001".into(),
+                    authname: "1001".into(),
+                    password: phoneprov_sip::Password::new("secret"),
+                },
+                phone: PHONE,
+            }],
+            secret: vec![7; 32],
+        };
+        let socket = SipServer::listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let server = SipServer::new(socket, settings, EventBus::default()).unwrap();
+        let (addr, handle) = (server.local_addr().unwrap(), server.handle());
+        let shutdown = CancellationToken::new();
+        tokio::spawn(server.run(shutdown.clone()));
+        let phone = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let request = register(addr, phone.local_addr().unwrap());
+        phone.send_to(&request, addr).await.unwrap();
+        let mut buf = [0u8; 4096];
+        let (len, _) = tokio::time::timeout(Duration::from_secs(10), phone.recv_from(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&buf[..len]);
+        assert!(answer.starts_with("SIP/2.0 401 "), "{answer}");
+        assert!(answer.contains("realm=\"127.0.0.1\""), "{answer}");
+        assert!(answer.contains("CSeq: 143 REGISTER"), "{answer}");
+        assert_eq!(handle.registrations().await.unwrap(), vec![]);
+        let sent = handle
+            .check_sync(vec![vec!["1001".into()], vec![]])
+            .await
+            .unwrap();
+        assert_eq!(
+            sent,
+            vec![
+                Err(CheckSyncError::NotRegistered("1001".into())),
+                Err(CheckSyncError::UnknownLine(String::new()))
+            ]
+        );
+        shutdown.cancel();
+    }
+}
