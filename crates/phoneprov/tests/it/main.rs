@@ -19,3 +19,4 @@ mod firmware;
 mod freebsd;
 mod lifecycle;
 mod refusals;
+mod sip;
