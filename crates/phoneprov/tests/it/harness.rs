@@ -257,6 +257,13 @@ impl Server {
         Server::serve_with(wrapper, config, shared_load())
     }
 
+    /// [`Server::serve`] with options after `serve`, e.g. `--apply-on-change`.
+    pub fn serve_args(config: &Path, args: &[&str]) -> Server {
+        let mut command = Command::new(BIN);
+        command.arg("--config").arg(config).arg("serve").args(args);
+        Server::run(command, "phoneprov serve: ", shared_load())
+    }
+
     /// Like [`Server::serve_wrapped`], for a test that puts the machine
     /// under heavy load: no other test runs meanwhile.
     pub fn serve_wrapped_alone(wrapper: &[&str], config: &Path) -> Server {

@@ -109,6 +109,11 @@ struct Site {
 impl Site {
     /// The three phones above; `sip_extra` goes into `[sip]`.
     fn start(sip_extra: &str) -> Site {
+        Site::start_with(sip_extra, &[])
+    }
+
+    /// [`Site::start`] with options for `phoneprov serve`.
+    fn start_with(sip_extra: &str, serve: &[&str]) -> Site {
         let tree = Tree::new();
         std::fs::create_dir_all(tree.base().join("firmware")).unwrap();
         let config = tree.base().join("phoneprov.toml");
@@ -137,7 +142,7 @@ impl Site {
             ),
         )
         .unwrap();
-        let server = Server::serve(&config);
+        let server = Server::serve_args(&config, serve);
         let sip = SocketAddr::from(([127, 0, 0, 1], server.sip_port()));
         Site {
             tree,
@@ -1190,6 +1195,72 @@ fn reboot_of_a_phone_that_does_not_answer_fails_after_timer_f() {
             "SIP check-sync to line 1001 got no answer",
         ],
     );
+}
+
+#[test]
+fn a_changed_password_in_phoneprov_toml_reboots_the_registered_phone_with_apply_on_change() {
+    if !require("sipp") || !require("curl") {
+        return;
+    }
+    let site = Site::start_with("", &["--apply-on-change"]);
+    let cnf = format!("SIP{}.cnf", RECEPTION.hex());
+    let phone = RECEPTION.at("127.0.0.1");
+    let mark = site.server.mark();
+    register(&site, &phone, "3600");
+    site.wait_words(mark, &["SIP registered 1001"]);
+    let before = phone_sync(&site, &RECEPTION);
+
+    // The phone listens for the NOTIFY on the port it registered from.
+    let dir = tempfile::tempdir().unwrap();
+    let uas = sipp_command(
+        dir.path(),
+        "check-sync-uas.xml",
+        None,
+        &phone,
+        RECEPTION.password,
+        "3600",
+    )
+    .spawn()
+    .expect("starting sipp");
+    let listening = poll(REPLY_WAIT, Duration::from_millis(20), || {
+        UdpSocket::bind(phone.addr).is_err().then_some(())
+    });
+    assert!(listening.is_some(), "sipp never bound {}", phone.addr);
+
+    // The operator changes the line's password (a longer one, so the
+    // file's size changes too).
+    let new_password = "a-much-longer-secret";
+    let text = std::fs::read_to_string(&site.config).unwrap();
+    let edited = text.replace(
+        &format!("password = \"{}\"", RECEPTION.password),
+        &format!("password = \"{new_password}\""),
+    );
+    assert_ne!(text, edited);
+    let mark = site.server.mark();
+    std::fs::write(&site.config, edited).unwrap();
+    site.wait_words(mark, &["reloaded", "files changed for 00:18:B9:00:00:01"]);
+    site.wait_words(mark, &["00:18:B9:00:00:01", "check-sync sent to line 1001"]);
+    let run = collect(dir.path(), uas.wait_with_output().unwrap());
+    run.expect(0, "the phone's side of check-sync after the change");
+    assert_eq!(run.received()[0].header("Event"), "check-sync");
+
+    // It reboots (a new SYNC) into a config with the new password and that
+    // SYNC, so it does not reboot again.
+    let syncinfo = syncinfo_sync(&site.tftp("syncinfo.xml"));
+    assert_ne!(syncinfo, before);
+    let own = site.tftp(&cnf);
+    assert_contains(&own, &[&format!("line1_password: \"{new_password}\"")]);
+    assert_eq!(phone_sync(&site, &RECEPTION), syncinfo);
+
+    // The registrar took the new password at once: the old one fails
+    // with its cause, the new one registers.
+    let mark = site.server.mark();
+    let stale = sipp(&site, "register.xml", &phone, RECEPTION.password, "3600");
+    stale.expect(1, "REGISTER with the old password");
+    site.wait_words(mark, &["SIP auth failed for line 1001", "wrong password"]);
+    let fresh = sipp(&site, "register.xml", &phone, new_password, "3600");
+    fresh.expect(0, "REGISTER with the new password");
+    site.wait_words(mark, &["registered 1001"]);
 }
 
 // ---------------------------------------------------------------------------
