@@ -1263,6 +1263,39 @@ fn a_changed_password_in_phoneprov_toml_reboots_the_registered_phone_with_apply_
     site.wait_words(mark, &["registered 1001"]);
 }
 
+/// An INVITE from `from` to `number` at `server`, or its ACK.
+fn invite(server: SocketAddr, from: SocketAddr, number: &str, method: &str) -> String {
+    format!(
+        "{method} sip:{number}@{server} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {from};branch=z9hG4bKinv{number}\r\n\
+         From: <sip:1001@127.0.0.1>;tag=caller{number}\r\n\
+         To: <sip:{number}@127.0.0.1>\r\n\
+         Call-ID: call-{number}@127.0.0.1\r\n\
+         CSeq: 1 {method}\r\n\
+         Max-Forwards: 70\r\n\
+         Contact: <sip:1001@{from}>\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn a_refused_call_is_answered_with_a_to_tag_and_its_ack_is_not_answered() {
+    let site = Site::start("");
+    let (raw, from) = raw_from("127.0.0.1", site.sip);
+    for (number, status) in [("9999", 404), ("1003", 480)] {
+        raw.send(invite(site.sip, from, number, "INVITE").as_bytes());
+        let answer = response_to(&raw, &format!("inv{number}"));
+        assert_eq!(status_of(answer.as_bytes()), Some(status), "{answer}");
+        // RFC 3261 §8.2.6.2: a final response the proxy makes itself, as a
+        // UAS, carries a To tag, so the caller's ACK matches it.
+        let to = raw_header(&answer, "To").expect("a To header");
+        assert!(to.contains(";tag="), "{status} without a To tag:\n{answer}");
+        // The ACK for a non-2xx answer is never answered (§17.1.1.3).
+        raw.send(invite(site.sip, from, number, "ACK").as_bytes());
+        raw.expect_silence(&format!("the ACK for {status}"));
+    }
+}
+
 // ---------------------------------------------------------------------------
 // 6. baresip: two phones call each other through phoneprov's proxy
 
