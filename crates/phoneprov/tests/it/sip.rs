@@ -1383,9 +1383,13 @@ impl Baresip {
             ),
         )
         .unwrap();
-        let mut child = Command::new("timeout")
-            .args(["120", "baresip", "-f"])
+        // Not under `timeout`: killing `timeout` leaves baresip running (and
+        // one SIGTERM only starts its unregistering). baresip's own -t
+        // bounds it, and Drop kills it by its own pid.
+        let mut child = Command::new("baresip")
+            .arg("-f")
             .arg(dir.path())
+            .args(["-t", "120"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
