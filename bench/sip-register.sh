@@ -27,7 +27,9 @@
 #               USERS [[phone]] entries (7960, one line each)
 #   kamailio    kamailio 5.6 with bench/sip/kamailio.cfg on 127.0.0.1:KAM_PORT
 #               (15070): sl + tm + registrar + usrloc (db_mode 0) + auth,
-#               KAM_CHILDREN UDP worker processes (default 2, one per core)
+#               KAM_CHILDREN UDP worker processes (default 2, one per core),
+#               its default memory managers (q_malloc) unless KAM_MEM names
+#               others for shm and pkg (-x/-X: fm, qm, tlsf)
 #
 # Environment: RATES (registrations/s, default
 # "2000 4000 8000 12000 16000 20000 24000 28000 32000"), BISECT (bisection
@@ -41,8 +43,9 @@
 # PHONEPROV (another build, with NO_BUILD=1).
 # PROFILE=1: afterwards, phoneprov at PROFILE_RATE (default 4000/s) for
 # PROFILE_SECONDS (10) under `perf record` (CPU share per function, user and
-# kernel), then at 200/s for 10 s under `valgrind --tool=callgrind`
-# (instructions per registration, per function); files in the run folder.
+# kernel), then phoneprov and Kamailio at 200/s for 10 s under `valgrind
+# --tool=callgrind` (user-space instructions per registration, per
+# function); files in bench/run/sip-register/profile/.
 #
 # Needs root only to install packages. All traffic stays on 127.0.0.1; every
 # process it started is stopped at exit, Ctrl-C included, and every run is
@@ -66,6 +69,7 @@ SIPP_BUFFER=${SIPP_BUFFER:-4194304}
 PP_PORT=${PP_PORT:-15060}
 KAM_PORT=${KAM_PORT:-15070}
 KAM_CHILDREN=${KAM_CHILDREN:-2}
+KAM_MEM=${KAM_MEM:-}
 PROFILE_RATE=${PROFILE_RATE:-4000}
 PROFILE_SECONDS=${PROFILE_SECONDS:-10}
 PHONEPROV=${PHONEPROV:-$TOP/target/release/phoneprov}
@@ -207,7 +211,8 @@ start_server() {
       port=$KAM_PORT
       mkdir -p "$dir/rundir"
       cmd=(kamailio -DD -E -f "$KAM_CFG" -Y "$dir/rundir" -m 256 -M 16
-           -A "SIPPORT=$KAM_PORT" -A "CHILDREN=$KAM_CHILDREN") ;;
+           -A "SIPPORT=$KAM_PORT" -A "CHILDREN=$KAM_CHILDREN")
+      [ -n "$KAM_MEM" ] && cmd+=(-x "$KAM_MEM" -X "$KAM_MEM") ;;
   esac
   port_free "$port" || die "UDP port $port on this host is taken; set ${name^^}_PORT (PP_PORT/KAM_PORT)"
   "${cmd[@]}" > "$dir/server.out" 2>&1 &
@@ -415,30 +420,66 @@ profile() {
     "$PHONEPROV" --config "$cdir/phoneprov.toml" serve -q > "$cdir/server.out" 2>&1 &
   SERVER_PID=$!
   local i
-  for ((i = 0; i < 300; i++)); do ss -Hlun "sport = :$PP_PORT" | grep -q . && break; sleep 0.1; done
-  sleep 1
-  # Instructions before the load: start-up (config, 1000 phones), to subtract.
-  callgrind_control -d "$SERVER_PID" > /dev/null 2>&1 || true
+  # Start-up (1000 phones' files) takes seconds under valgrind: wait for
+  # serve's "SIP on" line, let it settle, then zero the counters so that
+  # only the registrations are counted.
+  for ((i = 0; i < 600; i++)); do grep -q 'SIP on' "$cdir/server.out" 2>/dev/null && break; sleep 0.1; done
+  sleep 5
+  callgrind_control -z "$SERVER_PID" > /dev/null 2>&1 || true
   load 200 10 "127.0.0.1:$PP_PORT" "$dir/callgrind-sipp"
   stop_server
   n=$(parse_stat "$dir/callgrind-sipp" | awk '{print $2}')
-  callgrind_annotate "$dir/callgrind.out" 2>/dev/null | head -60 > "$dir/callgrind-top.txt" || true
   local total
-  total=$(ls "$dir"/callgrind.out* | grep -v '\.1$' | while read -r f; do
-            grep -m1 '^summary:\|^totals:' "$f" | awk '{print $2}'; done | tail -1)
+  total=$(grep -m1 '^summary:' "$dir/callgrind.out" | awk '{print $2}')
+  callgrind_annotate --inclusive=yes --threshold=100 --auto=no "$dir/callgrind.out" 2>/dev/null |
+    sed -nE 's/^ *([0-9,]+) +\([^)]*\) +[^:]*:(.*phoneprov_(sip|server)::.*)$/\1\t\2/p' | sed -E 's/ \[[^]]*\]$//' |
+    awk -F'\t' -v n="$n" '{ gsub(/,/, "", $1); v = $1 + 0; if (v > m[$2] + 0) m[$2] = v }
+      END { for (f in m) printf "%10.0f  %s\n", m[f] / n, f }' | sort -rn | head -40 > "$dir/callgrind-per-registration.txt" || true
   echo
-  echo "callgrind: $n registrations; instructions after start-up: ${total:-?}" \
-       "(${total:+$(awk -v t="$total" -v n="$n" 'BEGIN { if (n > 0) printf "%.0f per registration, i.e. per 2 REGISTERs", t / n }')})"
-  echo "(per function: $dir/callgrind-top.txt, callgrind_annotate $dir/callgrind.out)"
+  echo "callgrind: $n registrations; ${total:-?} instructions" \
+       "(${total:+$(awk -v t="$total" -v n="$n" 'BEGIN { if (n > 0) printf "%.0f per registration, i.e. per 2 REGISTERs answered", t / n }')})"
+  echo "inclusive instructions per registration, phoneprov's own functions:"
+  head -25 "$dir/callgrind-per-registration.txt"
+  echo "(all of it: callgrind_annotate $dir/callgrind.out)"
+}
+
+# The same count for Kamailio: its UDP workers under callgrind, counting only
+# inside udp_rcv_loop (a worker's receive-parse-route-reply loop, so neither
+# start-up nor the timer processes).
+profile_kamailio() {
+  local dir=$RUN/profile n total
+  mkdir -p "$dir/kamailio-callgrind/rundir"
+  say "profile: Kamailio at 200/s for 10 s under valgrind --tool=callgrind (workers, udp_rcv_loop)"
+  valgrind --tool=callgrind --trace-children=yes --collect-atstart=no --toggle-collect=udp_rcv_loop \
+    --callgrind-out-file="$dir/kamailio-callgrind/callgrind.out.%p" \
+    kamailio -DD -E -f "$KAM_CFG" -Y "$dir/kamailio-callgrind/rundir" -m 256 -M 16 \
+      -A "SIPPORT=$KAM_PORT" -A "CHILDREN=$KAM_CHILDREN" ${KAM_MEM:+-x "$KAM_MEM" -X "$KAM_MEM"} \
+      > "$dir/kamailio-callgrind/server.out" 2>&1 &
+  SERVER_PID=$!
+  local i
+  for ((i = 0; i < 300; i++)); do port_free "$KAM_PORT" || break; sleep 0.1; done
+  sleep 3
+  KAM_PIDS=$(tree_pids "$SERVER_PID")
+  load 200 10 "127.0.0.1:$KAM_PORT" "$dir/kamailio-callgrind-sipp"
+  stop_server
+  sleep 2
+  n=$(parse_stat "$dir/kamailio-callgrind-sipp" | awk '{print $2}')
+  total=$(cat "$dir"/kamailio-callgrind/callgrind.out.* | awk '/^summary:/ { t += $2 } END { print t + 0 }')
+  echo
+  echo "callgrind, Kamailio: $n registrations; $total instructions in its workers' udp_rcv_loop" \
+       "($(awk -v t="$total" -v n="$n" 'BEGIN { if (n > 0) printf "%.0f per registration", t / n }'))"
+  local big; big=$(ls -S "$dir"/kamailio-callgrind/callgrind.out.* | head -1)
+  echo "its busiest worker's top functions (self):"
+  callgrind_annotate --inclusive=no --auto=no --threshold=100 "$big" 2>/dev/null | sed -nE 's/^ *([0-9,]+) +(\([^)]*\)) +(.*)$/  \1 \2 \3/p' | sed -n 2,9p
 }
 
 # --- the report -----------------------------------------------------------------------
 report() {
   awk -F'\t' -v lim="$FAIL_PCT" -v minach="$MIN_ACHIEVED" -v period="$PERIOD" -v top="$MAXRATE" -v order="$SERVERS" \
-      -v ncores="$(nproc)" -v kch="$KAM_CHILDREN" '
+      -v ncores="$(nproc)" -v kch="$KAM_CHILDREN" -v kmem="$KAM_MEM" '
     BEGIN {
       D["phoneprov"] = "phoneprov"
-      D["kamailio"] = "Kamailio 5.6 (" kch " workers)"
+      D["kamailio"] = "Kamailio 5.6 (" kch " workers" (kmem != "" ? ", " kmem " malloc" : "") ")"
     }
     {
       s = $1; r = $2 + 0; seen[s] = 1
@@ -513,4 +554,5 @@ done
 } | tee "$RUN/sip-register-$STAMP.md"
 if [ -n "${PROFILE:-}" ]; then
   case " $SERVERS " in *" phoneprov "*) profile | tee -a "$RUN/sip-register-$STAMP.md" ;; esac
+  case " $SERVERS " in *" kamailio "*) profile_kamailio | tee -a "$RUN/sip-register-$STAMP.md" ;; esac
 fi
