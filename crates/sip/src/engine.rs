@@ -223,7 +223,7 @@ impl Core {
             }
             return out;
         }
-        let routing = proxy::route_response(response, &self.settings.proxy);
+        let routing = proxy::route_response(response, &self.registrar, &self.settings.proxy, now);
         // A response has no sender to answer: `from` is never used for it.
         self.routed(routing, self.settings.proxy.local, now)
     }

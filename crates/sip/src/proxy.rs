@@ -97,7 +97,10 @@ pub fn route_request(
             to: request.uri.user_name().map(str::to_owned),
             status,
         });
-        (Routing::Answer(request.response(status)), event)
+        // Our answer ends the transaction: To gets our tag (RFC 3261 §8.2.6.2).
+        let mut response = request.response(status);
+        registrar.tag(request, &mut response);
+        (Routing::Answer(response), event)
     };
     let max_forwards = request.head.max_forwards.unwrap_or(DEFAULT_MAX_FORWARDS);
     if max_forwards == 0 {
@@ -121,12 +124,10 @@ pub fn route_request(
     } else {
         // Sent through us as an outbound proxy to a phone's own contact:
         // forward only to a registered phone, never relay elsewhere.
-        let registered = request.uri.socket_addr().filter(|addr| {
-            registrar
-                .registrations()
-                .flat_map(|(_, bindings)| bindings)
-                .any(|b| b.target == *addr && b.expires_at > now)
-        });
+        let registered = request
+            .uri
+            .socket_addr()
+            .filter(|addr| is_registered_phone(registrar, *addr, now));
         match registered {
             Some(addr) => addr,
             None => return refuse(&request, 403),
@@ -151,17 +152,41 @@ pub fn route_request(
 }
 
 /// Routes a response to a request this proxy forwarded: removes our Via
-/// and sends it where the next Via says.
-pub fn route_response(mut response: Response, settings: &ProxySettings) -> Routing {
+/// and sends it where the next Via says. Only responses to requests this
+/// proxy forwarded go on: with an RFC 3261 branch below ours, ours is
+/// derived from it (see [`branch`]), so a forged response is recognised;
+/// and in any case only to a registered phone, so phoneprov cannot be made
+/// to send to anyone else.
+pub fn route_response(
+    mut response: Response,
+    registrar: &Registrar,
+    settings: &ProxySettings,
+    now: Instant,
+) -> Routing {
     if !settings.is_own(&response.head.via[0]) {
         return Routing::Drop("a response whose top Via is not ours");
     }
-    response.head.via.remove(0);
+    let ours = response.head.via.remove(0);
     let Some(next) = response.head.via.first() else {
         return Routing::Drop("a response to a request of our own that no transaction awaits");
     };
+    if let Some(theirs) = next.branch().filter(|b| b.starts_with(BRANCH_COOKIE)) {
+        let label = registrar.key().label(&["branch", theirs, &next.sent_by()]);
+        if ours.branch() != Some(format!("{BRANCH_COOKIE}{label}").as_str()) {
+            return Routing::Drop("a response to a request phoneprov did not forward");
+        }
+    }
     match next.response_addr() {
-        Some(to) => Routing::Response { to, response },
+        Some(to) if is_registered_phone(registrar, to, now) => Routing::Response { to, response },
+        Some(_) => Routing::Drop("a response for an address no registered phone has"),
         None => Routing::Drop("a response whose next Via has no address"),
     }
+}
+
+/// True when a phone registered from `addr`, or registered it as its contact.
+fn is_registered_phone(registrar: &Registrar, addr: SocketAddr, now: Instant) -> bool {
+    registrar
+        .registrations()
+        .flat_map(|(_, bindings)| bindings)
+        .any(|b| (b.target == addr || b.source == addr) && b.expires_at > now)
 }

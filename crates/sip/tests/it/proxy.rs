@@ -83,7 +83,12 @@ fn unknown_unregistered_looping_and_exhausted_calls_are_refused() {
     let t0 = Instant::now();
     let mut core = two_phones(t0);
     let status = |core: &mut phoneprov_sip::Core, r: &Request| {
-        only_response(&core.receive(&r.to_bytes(), addr(RECEPTION), t0)).status
+        let answer = only_response(&core.receive(&r.to_bytes(), addr(RECEPTION), t0));
+        assert!(
+            answer.head.to.tag().is_some(),
+            "our own answer tags To (RFC 3261 §8.2.6.2)"
+        );
+        answer.status
     };
     assert_eq!(status(&mut core, &invite("999", "101", RECEPTION)), 404);
     let out = core.receive(
@@ -119,6 +124,31 @@ fn unknown_unregistered_looping_and_exhausted_calls_are_refused() {
     ack.head.cseq.method = Method::Ack;
     let out = core.receive(&ack.to_bytes(), addr(RECEPTION), t0);
     assert!(out.transmits.is_empty() && out.dropped.is_some());
+}
+
+#[test]
+fn forged_responses_are_not_forwarded() {
+    let t0 = Instant::now();
+    let mut core = two_phones(t0);
+    let call = invite("102", "101", RECEPTION);
+    let forwarded = only_request(&core.receive(&call.to_bytes(), addr(RECEPTION), t0));
+    let mut ringing = forwarded.response(180);
+    ringing.head.to.params.set("tag", Some("callee".into()));
+    // Our Via with a branch phoneprov never made for the Via below it.
+    let mut forged = ringing.clone();
+    forged.head.via[0]
+        .params
+        .set("branch", Some("z9hG4bKforged".into()));
+    let out = core.receive(&forged.to_bytes(), addr(OFFICE), t0);
+    assert!(out.transmits.is_empty(), "{out:?}");
+    // A genuine-looking response for an address that is no phone's.
+    let mut elsewhere = ringing.clone();
+    elsewhere.head.via[1] = Via::udp("198.51.100.7:5060".parse().unwrap(), "x-no-cookie");
+    let out = core.receive(&elsewhere.to_bytes(), addr(OFFICE), t0);
+    assert!(out.transmits.is_empty(), "{out:?}");
+    // The real one still goes back to the caller.
+    let out = core.receive(&ringing.to_bytes(), addr(OFFICE), t0);
+    assert_eq!(out.transmits[0].to, addr(RECEPTION));
 }
 
 #[test]
