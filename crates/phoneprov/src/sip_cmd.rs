@@ -204,8 +204,12 @@ pub(crate) fn describe(exchange: &SipExchange, quiet: bool) -> Option<String> {
             "auth failed for line {} (authname {authname}) from {source}: {cause}",
             line.as_deref().unwrap_or("?")
         ),
-        SipEvent::SourceLocked { source, .. } => format!(
-            "{source} locked out for a while after repeated wrong passwords; other phones are not affected"
+        SipEvent::SourceLocked { source, until } => format!(
+            "{source} locked out for {} min after repeated wrong passwords; other phones are not affected",
+            until
+                .saturating_duration_since(std::time::Instant::now())
+                .as_secs()
+                .div_ceil(60)
         ),
         SipEvent::CallRouted {
             method, from, to, ..

@@ -21,7 +21,7 @@ use phoneprov_sip::{
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::events::{Event, EventBus, SipExchange};
 
@@ -279,8 +279,10 @@ impl SipServer {
         let now = Instant::now();
         for transmit in output.transmits {
             if transmit.at <= now {
+                // The address comes from the peer's own Via or Contact:
+                // a bad one is the peer's problem, not worth a warning.
                 if let Err(e) = self.socket.send_to(&transmit.bytes, transmit.to).await {
-                    warn!("sip: cannot send to {}: {e}", transmit.to);
+                    debug!("sip: cannot send to {}: {e}", transmit.to);
                 }
             } else {
                 let socket = Arc::clone(&self.socket);
