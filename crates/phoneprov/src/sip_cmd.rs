@@ -47,6 +47,7 @@ pub struct RebootArgs {
 
 const SECRET_FILE: &str = "sip-secret";
 const SYNC_FILE: &str = "sync";
+const KEPT_FILE: &str = "registrations.json";
 
 /// The registrar of `[sip]`, its socket bound now so the port phones are
 /// told is the port it really has; `None` with an external PBX.
@@ -65,6 +66,7 @@ pub(crate) fn service(config: &mut Config) -> anyhow::Result<Option<SipService>>
         domains: vec![config.site.server.to_string()],
         lines: lines(&config.site),
         secret: secret(&config.state_dir)?,
+        kept: Some(config.state_dir.join(KEPT_FILE)),
     };
     Ok(Some(SipService { socket, settings }))
 }

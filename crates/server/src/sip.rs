@@ -11,17 +11,20 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use phoneprov_cisco::Mac;
 use phoneprov_sip::{
-    Account, CheckSyncError, Core, CoreSettings, Output, Registrar, RegistrarSettings, SipEvent,
+    Account, Binding, CheckSyncError, Core, CoreSettings, NameAddr, Output, Registrar,
+    RegistrarSettings, SipEvent,
 };
+use serde::{Deserialize, Serialize};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::events::{Event, EventBus, SipExchange};
 
@@ -47,6 +50,28 @@ pub struct SipServerSettings {
     /// Keys nonces and tags; keep it across restarts so a phone's nonce
     /// stays valid.
     pub secret: Vec<u8>,
+    /// Where the registrations are kept over a restart (a JSON file in the
+    /// state folder), so phones stay reachable without registering again.
+    pub kept: Option<PathBuf>,
+}
+
+/// How often changed registrations are written to `kept`.
+const KEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// A binding as written to the `kept` file.
+#[derive(Debug, Serialize, Deserialize)]
+struct KeptBinding {
+    line: String,
+    contact: String,
+    target: SocketAddr,
+    source: SocketAddr,
+    /// Milliseconds since the Unix epoch.
+    expires: u64,
+    call_id: String,
+    cseq: u32,
+    model: Option<String>,
+    instance: Option<String>,
+    user_agent: Option<String>,
 }
 
 /// One registered contact, for `phoneprov registrations`.
@@ -119,6 +144,9 @@ impl SipHandle {
 pub struct SipServer {
     socket: Arc<UdpSocket>,
     core: Core,
+    kept: Option<PathBuf>,
+    /// Registrations changed since they were last written.
+    changed: bool,
     owners: HashMap<String, Mac>,
     events: EventBus,
     commands: mpsc::Receiver<Command>,
@@ -159,11 +187,16 @@ impl SipServer {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let mut domains = settings.domains;
         domains.push(local.ip().to_string());
-        let core = Core::new(CoreSettings::new(local, domains), registrar);
+        let mut core = Core::new(CoreSettings::new(local, domains), registrar);
+        if let Some(path) = &settings.kept {
+            restore(path, &mut core, now);
+        }
         let (sender, commands) = mpsc::channel(64);
         Ok(SipServer {
             socket: Arc::new(socket),
             core,
+            kept: settings.kept,
+            changed: false,
             owners,
             events,
             commands,
@@ -185,26 +218,69 @@ impl SipServer {
         let socket = Arc::clone(&self.socket);
         let (_, mut commands) = mpsc::channel(1);
         std::mem::swap(&mut commands, &mut self.commands);
+        let mut keep = tokio::time::interval(KEEP_EVERY);
         loop {
             let timer = self.core.next_timeout();
             tokio::select! {
                 _ = shutdown.cancelled() => break,
+                _ = keep.tick() => self.keep(),
                 received = socket.recv_from(&mut buf) => match received {
                     Ok((len, from)) => {
                         let output = self.core.receive(&buf[..len], from, Instant::now());
                         if let Some(why) = &output.dropped {
                             debug!("sip: nothing sent back to {from}: {why}");
                         }
+                        self.note(&output);
                         self.dispatch(output).await;
                     }
                     Err(e) => debug!("sip listener: {e}"),
                 },
                 _ = sleep_until(timer), if timer.is_some() => {
                     let output = self.core.handle_timeout(Instant::now());
+                    self.note(&output);
                     self.dispatch(output).await;
                 }
                 Some(command) = commands.recv() => self.obey(command).await,
             }
+        }
+        self.keep();
+    }
+
+    /// Writes the registrations to `kept` if they changed.
+    fn keep(&mut self) {
+        let Some(path) = self.kept.as_ref().filter(|_| self.changed) else {
+            return;
+        };
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let bindings: Vec<KeptBinding> = self
+            .core
+            .registrar()
+            .registrations()
+            .flat_map(|(line, bindings)| bindings.iter().map(move |b| (line, b)))
+            .filter(|(_, b)| b.expires_at > now)
+            .map(|(line, b)| KeptBinding {
+                line: line.to_owned(),
+                contact: b.contact.to_string(),
+                target: b.target,
+                source: b.source,
+                expires: unix_ms(wall + (b.expires_at - now)),
+                call_id: b.call_id.clone(),
+                cseq: b.cseq,
+                model: b.model.clone(),
+                instance: b.instance.clone(),
+                user_agent: b.user_agent.clone(),
+            })
+            .collect();
+        let written = serde_json::to_vec_pretty(&bindings)
+            .map_err(io::Error::other)
+            .and_then(|json| {
+                let temporary = path.with_extension("new");
+                std::fs::write(&temporary, json)?;
+                std::fs::rename(&temporary, path)
+            });
+        match written {
+            Ok(()) => self.changed = false,
+            Err(e) => warn!("cannot keep the registrations in {}: {e}", path.display()),
         }
     }
 
@@ -260,6 +336,7 @@ impl SipServer {
                 let (accounts, owners) = split(lines);
                 let result = match self.core.registrar_mut().set_accounts(accounts) {
                     Ok(events) => {
+                        self.changed |= !events.is_empty();
                         let old = std::mem::replace(&mut self.owners, owners);
                         for event in events {
                             self.publish_with(&old, event);
@@ -297,6 +374,16 @@ impl SipServer {
         }
     }
 
+    /// Notes what the registrations file must show.
+    fn note(&mut self, output: &Output) {
+        self.changed |= output.events.iter().any(|e| {
+            matches!(
+                e,
+                SipEvent::Registered { .. } | SipEvent::Unregistered { .. }
+            )
+        });
+    }
+
     fn publish_with(&self, owners: &HashMap<String, Mac>, event: SipEvent) {
         let phone = line_of(&event).and_then(|line| owners.get(line).copied());
         self.events.publish(Event::Sip(SipExchange {
@@ -327,6 +414,52 @@ fn split(lines: Vec<SipLine>) -> (Vec<Account>, HashMap<String, Mac>) {
         .map(|l| (l.account.line.clone(), l.phone))
         .collect();
     (lines.into_iter().map(|l| l.account).collect(), owners)
+}
+
+/// Puts back the registrations kept in `path` by the last run.
+fn restore(path: &Path, core: &mut Core, now: Instant) {
+    let text = match std::fs::read(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+        Err(e) => {
+            warn!("cannot read the kept registrations {}: {e}", path.display());
+            return;
+        }
+    };
+    let kept: Vec<KeptBinding> = match serde_json::from_slice(&text) {
+        Ok(kept) => kept,
+        Err(e) => {
+            warn!(
+                "{} is damaged ({e}); phones register again within their expiry",
+                path.display()
+            );
+            return;
+        }
+    };
+    let wall = unix_ms(SystemTime::now());
+    for binding in kept {
+        let Some(contact) = NameAddr::parse(&binding.contact) else {
+            continue;
+        };
+        let left = Duration::from_millis(binding.expires.saturating_sub(wall));
+        let restored = Binding {
+            contact,
+            target: binding.target,
+            source: binding.source,
+            expires_at: now + left,
+            call_id: binding.call_id,
+            cseq: binding.cseq,
+            model: binding.model,
+            instance: binding.instance,
+            user_agent: binding.user_agent,
+        };
+        core.registrar_mut().restore(&binding.line, restored, now);
+    }
+}
+
+fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -376,6 +509,7 @@ mod tests {
                 phone: PHONE,
             }],
             secret: vec![7; 32],
+            kept: None,
         };
         let socket = SipServer::listen("127.0.0.1:0".parse().unwrap()).unwrap();
         let server = SipServer::new(socket, settings, EventBus::default()).unwrap();

@@ -242,6 +242,26 @@ impl Registrar {
         self.bindings.values().flatten().map(|b| b.expires_at).min()
     }
 
+    /// Puts back a binding kept from before a restart, so a phone stays
+    /// reachable (calls, check-sync) without re-registering. Refused (false)
+    /// when its line is no longer an account, it has expired, its contact is
+    /// already bound, or the line holds the most bindings it may.
+    pub fn restore(&mut self, line: &str, binding: Binding, now: Instant) -> bool {
+        if !self.is_line(line) || binding.expires_at <= now {
+            return false;
+        }
+        let bindings = self.bindings.entry(line.to_owned()).or_default();
+        if bindings.len() >= self.settings.max_bindings_per_line
+            || bindings
+                .iter()
+                .any(|b| b.contact.uri == binding.contact.uri)
+        {
+            return false;
+        }
+        bindings.push(binding);
+        true
+    }
+
     /// Drops the bindings expired at `now` (and forgotten failures).
     pub fn expire(&mut self, now: Instant) -> Vec<SipEvent> {
         let mut events = Vec::new();

@@ -1964,3 +1964,46 @@ fn malformed_and_hostile_messages_neither_crash_nor_register_anything() {
     sipp(&site, "options.xml", &phone, "", "0").expect(0, "OPTIONS after the corpus");
     assert!(site.server.running());
 }
+
+// ---------------------------------------------------------------------------
+// Registrations over a restart
+
+#[test]
+fn registrations_outlive_a_restart_and_a_kill() {
+    if !require("sipp") {
+        return;
+    }
+    let mut site = Site::start("");
+    let phone = RECEPTION.at("127.0.0.1");
+    register(&site, &phone, "3600");
+    assert_eq!(site.registered_rows(RECEPTION.line).len(), 1);
+
+    // Stopped the proper way: the registration is written on the way out.
+    site.server.signal("INT");
+    site.server.wait_exit();
+    site.server = site.server.restart();
+    site.sip = SocketAddr::from(([127, 0, 0, 1], site.server.sip_port()));
+    let rows = site.registered_rows(RECEPTION.line);
+    assert_eq!(rows.len(), 1, "{}", site.registrations());
+    assert!(rows[0].contains(&phone.addr.to_string()), "{rows:?}");
+
+    // Killed: what was written before the kill comes back.
+    let kept = site.tree.base().join("state/registrations.json");
+    let _ = std::fs::remove_file(&kept);
+    let office = OFFICE.at("127.0.0.1");
+    register(&site, &office, "3600");
+    let written = poll(Duration::from_secs(30), Duration::from_millis(100), || {
+        std::fs::read_to_string(&kept)
+            .ok()
+            .filter(|text| text.contains(&format!("\"{}\"", OFFICE.line)))
+    });
+    assert!(
+        written.is_some(),
+        "registrations.json never named line {}",
+        OFFICE.line
+    );
+    site.server.crash();
+    site.server = site.server.restart();
+    assert_eq!(site.registered_rows(OFFICE.line).len(), 1);
+    assert_eq!(site.registered_rows(RECEPTION.line).len(), 1);
+}

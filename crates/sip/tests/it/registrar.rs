@@ -344,3 +344,30 @@ fn a_response_goes_to_received_and_rport() {
     assert_eq!(via.params.value("received").as_deref(), Some("203.0.113.5"));
     assert_eq!(via.params.value("rport").as_deref(), Some("40000"));
 }
+
+#[test]
+fn bindings_kept_over_a_restart_come_back_unless_stale_or_orphaned() {
+    let t0 = Instant::now();
+    let mut before = core(t0);
+    registered(&mut before, "101", "reception", "s3cret", RECEPTION, t0);
+    let kept: Vec<_> = before.registrar().bindings("101", t0).cloned().collect();
+    assert_eq!(kept.len(), 1);
+
+    let mut after = core(t0);
+    let registrar = after.registrar_mut();
+    assert!(registrar.restore("101", kept[0].clone(), t0));
+    assert!(
+        !registrar.restore("101", kept[0].clone(), t0),
+        "a contact is bound once"
+    );
+    assert!(
+        !registrar.restore("999", kept[0].clone(), t0),
+        "the line left the configuration"
+    );
+    let expired = kept[0].expires_at;
+    assert!(!registrar.restore("102", kept[0].clone(), expired));
+    assert_eq!(registrar.bindings("101", t0).count(), 1);
+    // A call reaches the restored phone without it registering again.
+    let notify = after.check_sync("101", t0).unwrap();
+    assert_eq!(notify.transmits[0].to, addr(RECEPTION));
+}
