@@ -266,12 +266,6 @@ udp_rcvbuf_errors() {
   awk '/^Udp:/ { if (!h) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") c = i; h = 1 } else { print $c + 0; exit } }' /proc/net/snmp
 }
 
-# All cores' jiffies: "total idle+iowait softirq", to see what neither
-# process is charged for (loopback delivery runs partly in softirq).
-stat_ticks() {
-  awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6, $8 }' /proc/stat
-}
-
 # Datagrams dropped at the server's own socket (full receive buffer), from
 # /proc/net/udp: the rest of the host-wide count was dropped at SIPp's.
 server_socket_drops() {
@@ -324,16 +318,16 @@ RESULTS=$RUN/results.tsv
 # run_rate NAME RATE: one run at RATE, fresh server; appends a row to
 # $RESULTS and sets HELD=1 when it held. Returns 1 when the server did not start.
 run_rate() {
-  local name=$1 rate=$2 try dir cpu0 cpu1 rb0 rb1 st0 st1 t0 t1 wall want sdrop port busy softirq
+  local name=$1 rate=$2 try dir cpu0 cpu1 rb0 rb1 t0 t1 wall want sdrop port
   HELD=0
   port=$([ "$name" = phoneprov ] && echo "$PP_PORT" || echo "$KAM_PORT")
   want=$((rate * PERIOD))
   for ((try = 1; try <= TRIES; try++)); do
     dir=$RUN/$name-$rate-$try
     start_server "$name" "$dir/server" || return 1
-    cpu0=$(server_cpu); rb0=$(udp_rcvbuf_errors); st0=$(stat_ticks); t0=$(date +%s%N)
+    cpu0=$(server_cpu); rb0=$(udp_rcvbuf_errors); t0=$(date +%s%N)
     load "$rate" "$PERIOD" "127.0.0.1:$port" "$dir"
-    cpu1=$(server_cpu); rb1=$(udp_rcvbuf_errors); st1=$(stat_ticks); t1=$(date +%s%N); sdrop=$(server_socket_drops "$port")
+    cpu1=$(server_cpu); rb1=$(udp_rcvbuf_errors); t1=$(date +%s%N); sdrop=$(server_socket_drops "$port")
     stop_server
     local created ok failed retrans cps avg tmo unexp
     read -r created ok failed retrans cps avg tmo unexp <<<"$(parse_stat "$dir")"
@@ -345,13 +339,11 @@ run_rate() {
     cpu_pct=$(awk -v a="$cpu0" -v b="$cpu1" -v t="$wall" 'BEGIN { printf "%.0f", 100 * (b - a) / t }')
     sipp_pct=$(awk -v c="$(load_cpu "$dir")" -v t="$wall" 'BEGIN { printf "%.0f", 100 * c / t }')
     ld=$(cut -d' ' -f1 /proc/loadavg)
-    read -r busy softirq <<<"$(awk -v a="$st0" -v b="$st1" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " ")
-      t = y[1] - x[1]; printf "%.0f %.0f\n", 100 * n * (1 - (y[2] - x[2]) / t), 100 * n * (y[3] - x[3]) / t }')"
-    say "$(printf '%-9s %6d/s try %d: %s, %d ok / %d wanted (%s %% failed: %d timed out, %d unexpected), achieved %s/s, %d retrans, avg %s ms, CPU server %s%% sipp %s%% machine %s%% (softirq %s%%), UDP drops (full buffer) server %d sipp %d, load %s' \
+    say "$(printf '%-9s %6d/s try %d: %s, %d ok / %d wanted (%s %% failed: %d timed out, %d unexpected), achieved %s/s, %d retrans, avg %s ms, CPU server %s%% sipp %s%%, UDP drops (full buffer) server %d sipp %d, load %s' \
       "$name" "$rate" "$try" "$([ $held = 1 ] && echo HELD || echo missed)" "$ok" "$want" "$pct" "$tmo" "$unexp" "$cps" "$retrans" "$avg" \
-      "$cpu_pct" "$sipp_pct" "$busy" "$softirq" "$sdrop" $((rb1 - rb0 - sdrop)) "$ld")"
-    printf '%s\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\n' "$name" "$rate" "$try" "$held" "$want" "$ok" "$pct" "$retrans" \
-      "$cps" "$failed" "$avg" "$cpu_pct" "$sipp_pct" "$sdrop" "$ld" "$(date -u +%H:%M:%S)" $((rb1 - rb0 - sdrop)) "$busy" "$softirq" >> "$RESULTS"
+      "$cpu_pct" "$sipp_pct" "$sdrop" $((rb1 - rb0 - sdrop)) "$ld")"
+    printf '%s\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t%d\n' "$name" "$rate" "$try" "$held" "$want" "$ok" "$pct" "$retrans" \
+      "$cps" "$failed" "$avg" "$cpu_pct" "$sipp_pct" "$sdrop" "$ld" "$(date -u +%H:%M:%S)" $((rb1 - rb0 - sdrop)) >> "$RESULTS"
     if [ "$held" = 1 ]; then HELD=1; break; fi
   done
 }
@@ -483,26 +475,30 @@ report() {
     }
     {
       s = $1; r = $2 + 0; seen[s] = 1
-      if ($4 == 1 && r > best[s]) { best[s] = r; row[s] = $0 }
-      if ($4 != 1 && (!(s in miss) || r < miss[s])) {
-        miss[s] = r; missinfo[s] = $7 " % failed, " $9 "/s, " $8 " retrans, avg " $11 " ms, CPU " $12 "/" $13 "/" $18 " %" }
+      if ($4 == 1) { heldat[s, r] = 1; if (r > best[s]) { best[s] = r; row[s] = $0 } }
+      else if (!((s, r) in lastmiss)) lastmiss[s, r] = $7 " % failed, " $9 "/s, " $8 " retrans, avg " $11 " ms, CPU " $12 " / " $13 " %"
+      tried[s, r] = 1
     }
     END {
-      printf "| server | highest rate held (registrations/s) | achieved (/s) | failed | retransmissions (drops at server / sipp) | avg registration (ms) | CPU: server / sipp / whole machine (%% of a core) | lowest rate missed (failed, achieved, retrans, avg, CPU) |\n"
-      printf "|---|---:|---:|---:|---:|---:|---:|---|\n"
+      for (k in tried) {                  # a rate is missed when no try held
+        split(k, kk, SUBSEP); s = kk[1]; r = kk[2] + 0
+        if (!((s, r) in heldat) && (!(s in miss) || r < miss[s])) { miss[s] = r; missinfo[s] = lastmiss[s, r] }
+      }
+      printf "| server | highest rate held (registrations/s) | achieved (/s) | failed | retransmissions (drops at server / sipp) | avg registration (ms) | CPU: server / sipp (%% of a core) | server CPU per registration (µs) | lowest rate missed (failed, achieved, retrans, avg, CPU) |\n"
+      printf "|---|---:|---:|---:|---:|---:|---:|---:|---|\n"
       n = split(order, O, " ")
       for (i = 1; i <= n; i++) {
         s = O[i]
-        if (!(s in seen)) { printf "| %s | not measured | | | | | | |\n", D[s]; continue }
+        if (!(s in seen)) { printf "| %s | not measured | | | | | | | |\n", D[s]; continue }
         if (s in row) {
           split(row[s], f, "\t")
           held = f[2] (s in miss ? "" : " (all, >= " top ")")
           rate[s] = f[2] + 0
-          printf "| %s | %s | %s | %s %% (%d of %d) | %s (%s / %s) | %s | %s / %s / %s | %s |\n", D[s], held, f[9], f[7], f[5] - f[6], f[5], f[8], f[14], f[17], f[11], f[12], f[13], f[18],
+          printf "| %s | %s | %s | %s %% (%d of %d) | %s (%s / %s) | %s | %s / %s | %.0f | %s |\n", D[s], held, f[9], f[7], f[5] - f[6], f[5], f[8], f[14], f[17], f[11], f[12], f[13], (f[9] > 0 ? f[12] * 1e4 / f[9] : 0),
             (s in miss) ? miss[s] " (" missinfo[s] ")" : "-"
         } else {
           rate[s] = 0
-          printf "| %s | none | | | | | | %s |\n", D[s], (s in miss) ? miss[s] " (" missinfo[s] ")" : "-"
+          printf "| %s | none | | | | | | | %s |\n", D[s], (s in miss) ? miss[s] " (" missinfo[s] ")" : "-"
         }
       }
       if (("phoneprov" in seen) && ("kamailio" in seen)) {
@@ -511,8 +507,8 @@ report() {
       }
       printf "\nA rate is held when SIPp, asked for that many registrations (REGISTER, 401, REGISTER with digest, 200) a second for %d s,", period
       printf " completed all but under %s %% of them and achieved at least %s %% of the rate (SIPp'"'"'s own call rate over the run).", lim, minach
-      printf " CPU: user + system time of the server (all its threads and processes) and of SIPp over the run, and the busy time of the whole machine"
-      printf " (softirq included: loopback delivery is charged to neither), in %% of one core; the machine has %d.", ncores
+      printf " CPU: user + system time of the server (all its threads and processes) and of SIPp over the run (drain included), in %% of one core;"
+      printf " the machine has %d, and the loopback delivery partly runs in softirq, charged to neither.", ncores
       printf " Drops: datagrams the kernel dropped for a full receive buffer at the server'"'"'s socket / at SIPp'"'"'s; each costs a retransmission 500 ms later.\n"
     }' "$RESULTS"
 }
