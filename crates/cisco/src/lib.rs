@@ -13,6 +13,7 @@ pub mod phone;
 pub mod render;
 pub mod ring;
 pub mod site;
+pub mod stage;
 
 pub use files::FirmwareStore;
 pub use load::{Era, LoadName, Protocol, Version};
