@@ -12,8 +12,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use phoneprov_cisco::files::PhoneFiles;
+use phoneprov_cisco::stage::Stage;
 use phoneprov_cisco::Mac;
-use phoneprov_server::{CancellationToken, Event, EventBus, SipHandle};
+use phoneprov_server::{CancellationToken, Event, EventBus, PhoneStatus, SipHandle, Timelines};
 use phoneprov_sip::{CheckSyncError, SipEvent};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -30,6 +31,7 @@ const MAX_REQUEST: u64 = 64 * 1024;
 #[serde(tag = "request", rename_all = "snake_case")]
 pub enum Request {
     Registrations,
+    Status,
     /// Every phone when `phones` is absent.
     Reboot {
         phones: Option<Vec<String>>,
@@ -41,6 +43,9 @@ pub enum Request {
 pub enum Reply {
     Registrations {
         contacts: Vec<Contact>,
+    },
+    Status {
+        phones: Vec<PhoneRow>,
     },
     Rebooted {
         sync: u32,
@@ -61,6 +66,19 @@ pub struct Contact {
     pub expires_in: u64,
     pub model: Option<String>,
     pub user_agent: Option<String>,
+}
+
+/// One phone in `phoneprov status`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PhoneRow {
+    pub phone: String,
+    /// Its description in phoneprov.toml; `None` for a phone not listed there.
+    pub listed: Option<String>,
+    pub stage: String,
+    /// Seconds ago.
+    pub last_seen: Option<u64>,
+    /// Each problem with its fix.
+    pub findings: Vec<(String, String)>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -164,6 +182,7 @@ impl Drop for ControlSocket {
 /// What the control socket acts on.
 pub struct Control {
     pub files: Arc<PhoneFiles>,
+    pub timelines: Timelines,
     pub sync: Arc<SyncFile>,
     pub sip: Option<SipHandle>,
     pub events: EventBus,
@@ -188,6 +207,9 @@ impl Control {
     }
 
     async fn obey(&self, request: Request) -> Reply {
+        if let Request::Status = request {
+            return self.status();
+        }
         let Some(sip) = &self.sip else {
             return error(
                 "phoneprov's registrar is off ([sip] registrar = false): your PBX knows the \
@@ -213,7 +235,55 @@ impl Control {
                 Err(e) => error(&e.to_string()),
             },
             Request::Reboot { phones } => self.reboot(sip, phones).await,
+            Request::Status => self.status(),
         }
+    }
+
+    /// Every listed phone, then every other phone seen, with its stage.
+    fn status(&self) -> Reply {
+        let provisioning = self.files.provisioning();
+        let site = provisioning.site();
+        let mut seen: HashMap<Mac, PhoneStatus> = self
+            .timelines
+            .status()
+            .into_iter()
+            .map(|s| (s.phone, s))
+            .collect();
+        let now = std::time::SystemTime::now();
+        let row = |phone: Mac, listed: Option<String>, status: Option<PhoneStatus>| {
+            let (stage, last_seen, findings) = match status {
+                Some(s) => (
+                    s.inference.stage.sentence(),
+                    s.last_seen
+                        .map(|at| now.duration_since(at).unwrap_or_default().as_secs()),
+                    s.inference
+                        .findings
+                        .iter()
+                        .map(|f| (f.problem(), f.fix()))
+                        .collect(),
+                ),
+                None => (Stage::NotSeen.sentence(), None, Vec::new()),
+            };
+            PhoneRow {
+                phone: phone.colons(),
+                listed,
+                stage,
+                last_seen,
+                findings,
+            }
+        };
+        let mut phones: Vec<PhoneRow> = site
+            .phones
+            .iter()
+            .map(|p| {
+                let description = p.description.clone().unwrap_or_default();
+                row(p.mac, Some(description), seen.remove(&p.mac))
+            })
+            .collect();
+        let mut others: Vec<PhoneStatus> = seen.into_values().collect();
+        others.sort_by_key(|s| s.phone.0);
+        phones.extend(others.into_iter().map(|s| row(s.phone, None, Some(s))));
+        Reply::Status { phones }
     }
 
     /// A new SYNC value, then check-sync to each phone, then the phones'

@@ -13,7 +13,7 @@ use clap::Args;
 use phoneprov_cisco::files::PhoneFiles;
 use phoneprov_cisco::render::{Answer, Provisioning, SyncValue, GENERATED};
 use phoneprov_cisco::{FirmwareStore, Mac, PhoneFile};
-use phoneprov_server::{neighbours, DhcpServerSettings, TftpEvent};
+use phoneprov_server::{neighbours, DhcpServerSettings, TftpEvent, Timelines};
 use phoneprov_store::SqliteLeases;
 use serde::{Deserialize, Serialize};
 
@@ -175,8 +175,15 @@ pub fn serve(args: ServeArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
         services,
         move |event| discovered.note(event),
         |running| {
+            let timelines = Timelines::default();
+            timelines.follow(
+                &running.events,
+                neighbours::mac_of,
+                running.shutdown.clone(),
+            );
             let answers = Control {
                 files: Arc::clone(&files),
+                timelines,
                 sync: Arc::clone(&sync),
                 sip: running.sip.clone(),
                 events: running.events.clone(),

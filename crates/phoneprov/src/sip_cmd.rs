@@ -24,6 +24,13 @@ use crate::tftp_cmd::SipService;
 #[derive(Args)]
 pub struct RegistrationsArgs {}
 
+/// Show where each phone is in its boot, and what is wrong, in words: one
+/// line per phone (the listed ones, then any other phone seen), with each
+/// problem and its fix below it. Asks the running `phoneprov serve`, which
+/// follows every phone's DHCP, TFTP and SIP exchanges since it started.
+#[derive(Args)]
+pub struct StatusArgs {}
+
 /// Reboot phones remotely so they fetch their configuration again.
 ///
 /// phoneprov gives syncinfo.xml a new SYNC value and sends the phone a SIP
@@ -271,6 +278,29 @@ pub fn registrations(_args: RegistrationsArgs, explicit: Option<&Path>) -> anyho
             c.model.as_deref().unwrap_or("-"),
             c.user_agent.as_deref().unwrap_or("-")
         );
+    }
+    Ok(())
+}
+
+pub fn status(_args: StatusArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
+    let config = config::load(&config::locate(explicit)?)?;
+    let Reply::Status { phones } = control::ask(&config, &Request::Status)? else {
+        bail!("phoneprov serve gave an unexpected answer");
+    };
+    for phone in phones {
+        let who = match &phone.listed {
+            Some(description) if !description.is_empty() => description.clone(),
+            Some(_) => "listed".into(),
+            None => "not in phoneprov.toml".into(),
+        };
+        let seen = match phone.last_seen {
+            Some(secs) => format!("  (last seen {secs} s ago)"),
+            None => String::new(),
+        };
+        println!("{}  {who}: {}{seen}", phone.phone, phone.stage);
+        for (problem, fix) in &phone.findings {
+            println!("    PROBLEM: {problem}\n      fix: {fix}");
+        }
     }
     Ok(())
 }

@@ -10,10 +10,12 @@ mod ping;
 pub mod preflight;
 pub mod sip;
 pub mod tftp;
+pub mod timeline;
 mod udp;
 
 pub use dhcp::{DhcpServer, DhcpServerSettings, Probe, ReplyRoute};
 pub use events::{DhcpExchange, Event, EventBus, SipExchange, TftpEvent, TftpOutcome};
 pub use sip::{RegisteredContact, SipHandle, SipLine, SipServer, SipServerSettings};
 pub use tftp::{TftpServer, TftpSettings};
+pub use timeline::{PhoneStatus, Timelines};
 pub use tokio_util::sync::CancellationToken;

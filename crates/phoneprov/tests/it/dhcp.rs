@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use dhcproto::v4::MessageType;
 
 use crate::dhcp_wire::{decode, dora, option, packet};
-use crate::harness::{arg, assert_contains, printed, run_binary, Raw, Server, Tree};
+use crate::harness::{
+    arg, assert_contains, curl_get, poll, printed, require, run_binary, Raw, Server, Tree,
+};
 
 const PHONE: [u8; 6] = [0x00, 0x18, 0xB9, 0xFF, 0xFF, 0xFF];
 /// Listed with a reservation.
@@ -110,4 +112,50 @@ fn an_unlisted_device_gets_no_answer_in_known_mode() {
     let client = client_of(&server);
     client.send(&packet(MessageType::Discover, PC, |_| {}));
     client.expect_silence("a DISCOVER from a MAC not in [[phone]]");
+}
+
+/// `phoneprov status` follows a phone from its lease through its TFTP
+/// requests: one without a MAC in its name is tied to the phone by the
+/// address phoneprov gave it, and a missing image is named with its fix.
+#[test]
+fn status_follows_a_phone_from_its_lease_through_its_requests() {
+    if !require("curl") {
+        return;
+    }
+    let tree = Tree::new();
+    let config = site(tree.base());
+    let server = Server::serve(&config);
+    let ip = lease(&client_of(&server), PHONE).to_string();
+    for name in [
+        "CTLSEP0018B9FFFFFF.tlv",
+        "SEP0018B9FFFFFF.cnf.xml",
+        "P0S3-8-12-00.loads",
+    ] {
+        curl_get(&server, "30", &["--interface", &ip], name, &tree.out(name));
+    }
+    let status = || printed(&run_binary(&["--config", arg(&config), "status"]));
+    let text = poll(
+        std::time::Duration::from_secs(20),
+        std::time::Duration::from_millis(100),
+        || Some(status()).filter(|text| text.contains("P0S3-8-12-00.loads")),
+    )
+    .unwrap_or_else(|| {
+        panic!(
+            "the .loads request never reached the phone's status:\n{}",
+            status()
+        )
+    });
+    assert_contains(
+        &text,
+        &[
+            "00:18:B9:FF:FF:FF  Reception: the loader compares P0S3-8-12-00 with the firmware in flash",
+            "PROBLEM: asked for P0S3-8-12-00.loads, which is not there",
+            "fix: import the firmware that holds P0S3-8-12-00.loads",
+            "00:18:B9:00:00:02  listed: not seen yet",
+        ],
+    );
+    assert!(
+        !text.contains("CTLSEP"),
+        "the trust list is a normal miss:\n{text}"
+    );
 }

@@ -1,0 +1,284 @@
+//! Every phone's timeline: the DHCP, TFTP and SIP events of the bus, tied
+//! to the phone they are about, as `cisco::stage` reads them. A TFTP
+//! request is tied to a phone by the MAC in the file name, else by the
+//! address phoneprov's DHCP server gave it, else by the kernel's neighbour
+//! table. Kept in memory, a bounded history per phone.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use phoneprov_cisco::stage::{infer, Fetched, Inference, Observation, Seen};
+use phoneprov_cisco::{Mac, PhoneFile};
+use phoneprov_dhcp::DhcpEvent;
+use phoneprov_sip::SipEvent;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::{Event, EventBus, TftpOutcome};
+
+/// Observations kept per phone: a few boots' worth.
+pub const KEPT_PER_PHONE: usize = 512;
+/// Phones followed at most (unknown MACs seen on a busy LAN included).
+pub const PHONES_FOLLOWED: usize = 4096;
+
+/// The timelines, shared with whoever asks for a phone's stage.
+#[derive(Clone, Default)]
+pub struct Timelines {
+    inner: Arc<Mutex<Book>>,
+}
+
+#[derive(Default)]
+struct Book {
+    phones: HashMap<Mac, VecDeque<Observation>>,
+    /// The addresses phoneprov's DHCP server gave.
+    leased: HashMap<IpAddr, Mac>,
+}
+
+/// One phone's stage, for `phoneprov status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneStatus {
+    pub phone: Mac,
+    pub inference: Inference,
+    pub last_seen: Option<std::time::SystemTime>,
+}
+
+impl Timelines {
+    /// Follows `events` until `shutdown`; `neighbour` looks an address up
+    /// in the kernel's table.
+    pub fn follow(
+        &self,
+        events: &EventBus,
+        neighbour: fn(IpAddr) -> Option<Mac>,
+        shutdown: CancellationToken,
+    ) {
+        let mut feed = events.subscribe();
+        let timelines = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    event = feed.recv() => match event {
+                        Ok(event) => event,
+                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => return,
+                    },
+                };
+                timelines.note(&event, neighbour);
+            }
+        });
+    }
+
+    /// Adds `event` to the timeline of its phone, if it names one.
+    pub fn note(&self, event: &Event, neighbour: fn(IpAddr) -> Option<Mac>) {
+        let mut book = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let (phone, observation) = match event {
+            Event::Dhcp(exchange) => {
+                let Some(hwaddr) = exchange.hwaddr else {
+                    return;
+                };
+                let DhcpEvent::Acked { ip, .. } = exchange.event else {
+                    return;
+                };
+                let phone = Mac(hwaddr.octets());
+                book.leased.insert(IpAddr::V4(ip), phone);
+                (phone, observe(exchange.at, Seen::Address))
+            }
+            Event::Tftp(tftp) => {
+                let outcome = match tftp.outcome {
+                    TftpOutcome::Sent => Fetched::Sent,
+                    TftpOutcome::NotFound { .. } => Fetched::NotFound,
+                    TftpOutcome::Denied { .. }
+                    | TftpOutcome::TimedOut
+                    | TftpOutcome::DeadlineExceeded
+                    | TftpOutcome::ClientError { .. } => Fetched::Failed,
+                    // Not the phone's doing, or not a file request at all.
+                    TftpOutcome::OptionRefused { .. }
+                    | TftpOutcome::Illegal { .. }
+                    | TftpOutcome::Busy { .. } => return,
+                };
+                let ip = tftp.client.ip();
+                let phone = PhoneFile::parse(&tftp.requested)
+                    .map(|(_, mac)| mac)
+                    .or_else(|| book.leased.get(&ip).copied())
+                    .or_else(|| neighbour(ip));
+                let Some(phone) = phone else {
+                    return;
+                };
+                let seen = Seen::Fetch {
+                    name: tftp.requested.clone(),
+                    outcome,
+                };
+                (phone, observe(tftp.at, seen))
+            }
+            Event::Sip(exchange) => {
+                let Some(phone) = exchange.phone else {
+                    return;
+                };
+                let seen = match &exchange.event {
+                    SipEvent::Registered { line, .. } => Seen::Registered { line: line.clone() },
+                    SipEvent::AuthFailed {
+                        line: Some(line),
+                        cause,
+                        ..
+                    } => Seen::AuthFailed {
+                        line: line.clone(),
+                        cause: cause.to_string(),
+                    },
+                    _ => return,
+                };
+                (phone, observe(exchange.at, seen))
+            }
+        };
+        if !book.phones.contains_key(&phone) && book.phones.len() >= PHONES_FOLLOWED {
+            return;
+        }
+        let timeline = book.phones.entry(phone).or_default();
+        if timeline.len() == KEPT_PER_PHONE {
+            timeline.pop_front();
+        }
+        timeline.push_back(observation);
+    }
+
+    /// Every phone seen, and its stage, by MAC.
+    pub fn status(&self) -> Vec<PhoneStatus> {
+        let book = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all: Vec<PhoneStatus> = book
+            .phones
+            .iter()
+            .map(|(phone, timeline)| {
+                let history: Vec<Observation> = timeline.iter().cloned().collect();
+                PhoneStatus {
+                    phone: *phone,
+                    inference: infer(&history),
+                    last_seen: history.last().map(|o| o.at),
+                }
+            })
+            .collect();
+        all.sort_by_key(|s| s.phone.0);
+        all
+    }
+}
+
+fn observe(at: std::time::SystemTime, seen: Seen) -> Observation {
+    Observation { at, seen }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+    use std::time::{Duration, SystemTime};
+
+    use phoneprov_cisco::stage::{Finding, Stage};
+    use phoneprov_dhcp::{HwAddr, RequestState};
+
+    use super::*;
+    use crate::events::{DhcpExchange, TftpEvent};
+
+    const PHONE: Mac = Mac([0x00, 0x18, 0xB9, 0x00, 0x00, 0x01]);
+    const LEASED: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 50);
+
+    fn fetch(from: Ipv4Addr, name: &str, outcome: TftpOutcome) -> Event {
+        Event::Tftp(TftpEvent {
+            at: SystemTime::now(),
+            client: SocketAddr::from((from, 50_000)),
+            requested: name.into(),
+            served_as: None,
+            case_mismatch: false,
+            options_asked: Vec::new(),
+            options_granted: Vec::new(),
+            outcome,
+            bytes: 0,
+            blocks: 0,
+            blocks_retransmitted: 0,
+            duration: Duration::ZERO,
+        })
+    }
+
+    fn nobody(_: IpAddr) -> Option<Mac> {
+        None
+    }
+
+    #[test]
+    fn requests_are_tied_to_the_phone_by_file_name_then_by_lease() {
+        let timelines = Timelines::default();
+        let ack = Event::Dhcp(DhcpExchange {
+            at: SystemTime::now(),
+            from: SocketAddrV4::new(LEASED, 68),
+            hwaddr: Some(HwAddr::new(PHONE.0)),
+            vendor_class: None,
+            event: DhcpEvent::Acked {
+                ip: LEASED,
+                state: RequestState::Selecting,
+                expires: SystemTime::now(),
+            },
+        });
+        timelines.note(&ack, nobody);
+        let not_found = || TftpOutcome::NotFound {
+            reason: "none".into(),
+        };
+        // Named by its MAC, from an address nobody leased.
+        timelines.note(
+            &fetch(
+                Ipv4Addr::new(10, 0, 0, 77),
+                "SEP0018B9000001.cnf.xml",
+                TftpOutcome::Sent,
+            ),
+            nobody,
+        );
+        // No MAC in the name: the lease says whose.
+        timelines.note(
+            &fetch(LEASED, "P0S3-8-12-00.loads", TftpOutcome::Sent),
+            nobody,
+        );
+        timelines.note(&fetch(LEASED, "P0S3-8-12-00.sb2", not_found()), nobody);
+        // Nobody's: not followed.
+        timelines.note(
+            &fetch(
+                Ipv4Addr::new(10, 0, 0, 99),
+                "XMLDefault.cnf.xml",
+                TftpOutcome::Sent,
+            ),
+            nobody,
+        );
+        let status = timelines.status();
+        assert_eq!(status.len(), 1);
+        assert_eq!(status[0].phone, PHONE);
+        assert_eq!(
+            status[0].inference.stage,
+            Stage::ComparingLoad("P0S3-8-12-00".into())
+        );
+        assert_eq!(
+            status[0].inference.findings,
+            vec![Finding::Missing {
+                name: "P0S3-8-12-00.sb2".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn the_neighbour_table_names_a_phone_with_a_fixed_address() {
+        let timelines = Timelines::default();
+        fn desk_phone(ip: IpAddr) -> Option<Mac> {
+            (ip == IpAddr::V4(Ipv4Addr::new(10, 0, 0, 23))).then_some(PHONE)
+        }
+        timelines.note(
+            &fetch(Ipv4Addr::new(10, 0, 0, 23), "OS79XX.TXT", TftpOutcome::Sent),
+            desk_phone,
+        );
+        assert_eq!(timelines.status()[0].inference.stage, Stage::OldBoot);
+    }
+
+    #[test]
+    fn a_timeline_keeps_its_newest_observations() {
+        let timelines = Timelines::default();
+        for _ in 0..KEPT_PER_PHONE + 10 {
+            timelines.note(
+                &fetch(LEASED, "SIP0018B9000001.cnf", TftpOutcome::Sent),
+                nobody,
+            );
+        }
+        let book = timelines.inner.lock().unwrap();
+        assert_eq!(book.phones[&PHONE].len(), KEPT_PER_PHONE);
+    }
+}
