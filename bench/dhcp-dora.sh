@@ -24,7 +24,7 @@
 #                   written per lease; Kea does not fsync it)
 #   kea-nopersist   kea-dhcp4 2.2, memfile with persist = false (memory only)
 #   dnsmasq         dnsmasq, no-ping, lease file in the run folder (rewritten
-#                   whole, and fsynced, after each batch of changes)
+#                   whole, and fsynced, after each change: 1.00 fsync per lease)
 #   dnsmasq-ro      dnsmasq, no-ping, leasefile-ro (no lease file at all)
 #
 # Environment: RATES (the ladder, exchanges/s, default
@@ -469,7 +469,7 @@ report() {
       D["phoneprov"] = "phoneprov, SQLite (fsync before each answer)"
       D["kea"] = "Kea 2.2, memfile persist=true (CSV, no fsync)"
       D["kea-nopersist"] = "Kea 2.2, memfile persist=false"
-      D["dnsmasq"] = "dnsmasq, lease file (rewritten + fsync per batch)"
+      D["dnsmasq"] = "dnsmasq, lease file (rewritten + fsync per change)"
       D["dnsmasq-ro"] = "dnsmasq, leasefile-ro (memory only)"
     }
     {
