@@ -158,7 +158,10 @@ impl SipServer {
     /// the kernel picks for `:0` can go into the phones' configs.
     pub fn listen(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
         std::net::UdpSocket::bind(addr)
-            .and_then(|socket| socket.set_nonblocking(true).map(|()| socket))
+            .and_then(|socket| {
+                crate::udp::enlarge_receive_buffer(socket2::SockRef::from(&socket));
+                socket.set_nonblocking(true).map(|()| socket)
+            })
             .map_err(|e| {
                 let hint = if e.kind() == io::ErrorKind::AddrInUse {
                     " (another SIP server, e.g. Asterisk, holds it: stop it, or set [sip] \

@@ -82,12 +82,6 @@ pub struct TftpServer {
     running: Arc<Mutex<Running>>,
 }
 
-/// Receive buffer asked for on the listening socket. A boot storm sends a
-/// thousand RRQs within a millisecond; with Linux's default (208 KiB, about
-/// 270 small datagrams) the rest are dropped and those phones wait a whole
-/// retry interval. The kernel caps the request at `net.core.rmem_max`.
-const LISTENER_RECV_BUFFER: usize = 4 << 20;
-
 impl TftpServer {
     /// Binds the listening socket.
     pub fn bind(
@@ -107,9 +101,6 @@ impl TftpServer {
                 format!("cannot listen on {}: {e}{hint}", settings.bind),
             )
         })?;
-        if let Err(e) = socket2::SockRef::from(&socket).set_recv_buffer_size(LISTENER_RECV_BUFFER) {
-            debug!("tftp listener: cannot enlarge the receive buffer: {e}");
-        }
         Ok(TftpServer {
             socket,
             settings,

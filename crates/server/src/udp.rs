@@ -17,10 +17,24 @@ pub(crate) fn bind(addr: SocketAddr, interface: Option<&str>) -> io::Result<UdpS
     UdpSocket::from_std(socket(addr, interface)?.into())
 }
 
-/// Like [`bind`], and reports each datagram's destination address to
-/// [`recv_with_destination`].
+/// Receive buffer of a listening socket. A boot storm sends a thousand
+/// requests within a millisecond; with Linux's default (208 KiB, about 270
+/// small datagrams) the rest are dropped and those phones wait a whole
+/// retry interval. The kernel caps it at `net.core.rmem_max`.
+const LISTENER_RECV_BUFFER: usize = 4 << 20;
+
+/// Enlarges a listening socket's receive buffer, as far as the kernel lets it.
+pub(crate) fn enlarge_receive_buffer(socket: socket2::SockRef<'_>) {
+    if let Err(e) = socket.set_recv_buffer_size(LISTENER_RECV_BUFFER) {
+        tracing::debug!("cannot enlarge a listener's receive buffer: {e}");
+    }
+}
+
+/// Like [`bind`], with a large receive buffer, and reports each datagram's
+/// destination address to [`recv_with_destination`].
 pub(crate) fn listen(addr: SocketAddr, interface: Option<&str>) -> io::Result<UdpSocket> {
     let socket = socket(addr, interface)?;
+    enlarge_receive_buffer(socket2::SockRef::from(&socket));
     let (level, name) = match addr {
         SocketAddr::V4(_) => (libc::IPPROTO_IP, libc::IP_PKTINFO),
         SocketAddr::V6(_) => (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO),
