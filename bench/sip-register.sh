@@ -10,7 +10,7 @@
 # no database; phoneprov gets USERS phones, one line each, same name and
 # password), taken in turn from one CSV. For each server the rate is raised
 # along a ladder (RATES), then bisected between the last rate held and the
-# first one missed. A rate is held when SIPp, asked for RATE registrations a
+# first one missed, rate-major (at each rate the servers run in turn). A rate is held when SIPp, asked for RATE registrations a
 # second for PERIOD seconds, completed all but under FAIL_PCT % of them (a
 # failure is a call that timed out, got another answer, or was never
 # started) and its own achieved rate was at least MIN_ACHIEVED % of RATE
@@ -367,21 +367,35 @@ quiet_check() {
 }
 IDLE_NOTE=""
 
-# search NAME: the ladder, then BISECT bisection steps.
+# search: the ladder, rate-major (at each rate every server still climbing
+# runs once, in turn, so that a neighbour's load, which comes and goes on a
+# shared machine, falls on all of them alike), then BISECT bisection steps,
+# taken in turn too. LO/HI per server: last rate held, first rate missed
+# (0: none yet); DONE: the server is out of the ladder.
+declare -A LO HI DONE
 search() {
-  local name=$1 lo=0 hi=0 r i mid
-  quiet_check "$name"
+  local s r i mid climbing
+  quiet_check "$SERVERS"
+  for s in $SERVERS; do LO[$s]=0; HI[$s]=0; DONE[$s]=""; done
   for r in $RATES; do
-    run_rate "$name" "$r" || { say "$name: not measured"; return 0; }
-    if [ "$HELD" = 1 ]; then lo=$r; else hi=$r; break; fi
+    climbing=0
+    for s in $SERVERS; do
+      [ -n "${DONE[$s]}" ] && continue
+      climbing=1
+      if ! run_rate "$s" "$r"; then say "$s: not measured"; DONE[$s]=gone; continue; fi
+      if [ "$HELD" = 1 ]; then LO[$s]=$r; else HI[$s]=$r; DONE[$s]=missed; fi
+    done
+    [ "$climbing" = 1 ] || break
   done
-  [ "$hi" -gt 0 ] || return 0            # held everything: the result is ">= top rate"
   for ((i = 0; i < BISECT; i++)); do
-    mid=$(( (lo + hi) / 2 ))
-    mid=$(( mid >= 1000 ? mid / 250 * 250 : mid / 10 * 10 ))
-    { [ "$mid" -le "$lo" ] || [ "$mid" -ge "$hi" ]; } && break
-    run_rate "$name" "$mid" || return 0
-    if [ "$HELD" = 1 ]; then lo=$mid; else hi=$mid; fi
+    for s in $SERVERS; do
+      [ "${DONE[$s]}" = missed ] || continue     # held every rate, or not measured
+      mid=$(( (LO[$s] + HI[$s]) / 2 ))
+      mid=$(( mid >= 1000 ? mid / 250 * 250 : mid / 10 * 10 ))
+      { [ "$mid" -le "${LO[$s]}" ] || [ "$mid" -ge "${HI[$s]}" ]; } && continue
+      run_rate "$s" "$mid" || continue
+      if [ "$HELD" = 1 ]; then LO[$s]=$mid; else HI[$s]=$mid; fi
+    done
   done
 }
 
@@ -537,14 +551,12 @@ case " $SERVERS " in
 esac
 say "$VERSIONS"
 say "results: $RESULTS; SIPp statistics, screens and server logs in $RUN"
-for s in $SERVERS; do
-  search "$s"
-done
+search
 {
   echo "## SIP REGISTER with digest, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), load average now $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   echo "$VERSIONS. $USERS users, ${PERIOD} s per run, every run on a fresh server, SIPp on the same cores."
-  echo "CPU idle just before each server's runs:${IDLE_NOTE%;}."
+  echo "CPU idle just before the runs:${IDLE_NOTE%;}; load average during each run in $RESULTS."
   echo
   report
 } | tee "$RUN/sip-register-$STAMP.md"
