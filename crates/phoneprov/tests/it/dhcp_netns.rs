@@ -19,7 +19,7 @@ use dhcproto::v4::{self, relay, DhcpOption, MessageType};
 
 use crate::dhcp_wire::{decode, dora, message_type, option, options, packet};
 use crate::harness::{
-    arg, available, printed, random_bytes, require, run_binary, Raw, Server, Tree,
+    arg, available, poll, printed, random_bytes, require, run_binary, Raw, Server, Tree,
 };
 use crate::netns::Lab;
 
@@ -415,6 +415,49 @@ fn cisco_mode_answers_cisco_macs_and_cisco_vendor_classes() {
 #[test]
 fn pool_mode_answers_everybody() {
     answered_in("pool", [true, true, true, true]);
+}
+
+/// A printer someone gave a fixed address inside the pool answers the
+/// server's ping: that address is held back and the client is offered the
+/// next one, not a conflict.
+#[test]
+fn an_address_that_answers_a_ping_is_held_back_and_another_offered() {
+    if !require("udhcpc") {
+        return;
+    }
+    let Some(bench) = Bench::start(&Site::new("pool")) else {
+        return;
+    };
+    let taken = Ipv4Addr::new(10, 99, 0, 100);
+    bench.lab.client.add_address(&format!("{taken}/24"));
+    bench.lab.client.set_mac(&mac_text(PC));
+    let lease = udhcpc_lease(&udhcpc(&bench.lab, "udhcp 1.35.0", &["-B"]))
+        .expect("no lease while an address of the pool was taken");
+    let offered: Ipv4Addr = var(&lease, "ip").parse().unwrap();
+    assert_ne!(
+        offered, taken,
+        "offered an address another device answers on"
+    );
+    assert!(ip_in(
+        &offered.to_string(),
+        taken,
+        Ipv4Addr::new(10, 99, 0, 199)
+    ));
+    let said = format!("{taken} answers a ping");
+    let warned = poll(Duration::from_secs(30), Duration::from_millis(100), || {
+        bench
+            .server
+            .stderr_lines()
+            .into_iter()
+            .find(|l| l.contains(&said))
+    });
+    assert!(warned.is_some(), "serve did not say {said:?}");
+    let rows = bench.leases();
+    let held = rows
+        .iter()
+        .find(|row| row.ip == taken)
+        .unwrap_or_else(|| panic!("{taken} is not held back: {rows:?}"));
+    assert_eq!(held.state, "declined");
 }
 
 #[test]
