@@ -17,7 +17,7 @@
 # (otherwise it is the client that did not keep up, and nothing is known).
 # Every run starts a fresh server.
 #
-#   bench/sip-register.sh                         # both servers, about 5 minutes
+#   bench/sip-register.sh                         # both servers, 3-4 minutes
 #   SERVERS=kamailio bench/sip-register.sh
 #   RATES="8000 12000" TRIES=2 bench/sip-register.sh
 #   PROFILE=1 bench/sip-register.sh               # also: where phoneprov's time goes
