@@ -66,7 +66,8 @@ fn nonce_of(bytes: &[u8]) -> Option<String> {
 /// (the only hosts known to it); a datagram gets at most one datagram back;
 /// a line is registered only by a REGISTER signed with that line's right
 /// password; a locked-out phone gets nothing; no line holds more than four
-/// contacts; timers never go back in time.
+/// contacts; timers never go back in time; the registrar's earliest expiry
+/// is the earliest of its bindings'.
 pub fn sip_registrar(data: &[u8]) {
     let Some((&config, mut rest)) = data.split_first() else {
         return;
@@ -131,6 +132,16 @@ pub fn sip_registrar(data: &[u8]) {
         for (_, bindings) in core.registrar().registrations() {
             assert!(bindings.len() <= 4, "more contacts than a line may have");
         }
+        let earliest = core
+            .registrar()
+            .registrations()
+            .flat_map(|(_, bindings)| bindings.iter().map(|b| b.expires_at))
+            .min();
+        assert_eq!(
+            core.registrar().next_expiry(),
+            earliest,
+            "the expiry index agrees with the bindings"
+        );
     }
 }
 

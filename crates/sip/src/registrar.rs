@@ -6,7 +6,8 @@
 //! the user of the To URI) and authenticates with `lineN_authname` and the
 //! line's password, as the 79xx SIP firmware does (reference §9.1).
 
-use std::collections::HashMap;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -143,6 +144,9 @@ pub struct Registrar {
     accounts: HashMap<String, Account>,
     line_by_authname: HashMap<String, String>,
     bindings: HashMap<String, Vec<Binding>>,
+    /// Every binding's expiry, counted: the earliest without a scan of all
+    /// bindings, which the driver asks for after every datagram.
+    expiries: BTreeMap<Instant, usize>,
     key: NonceKey,
     lockout: Lockout,
 }
@@ -162,6 +166,7 @@ impl Registrar {
             accounts: HashMap::new(),
             line_by_authname: HashMap::new(),
             bindings: HashMap::new(),
+            expiries: BTreeMap::new(),
             key: NonceKey::new(secret, now),
             lockout,
         };
@@ -193,14 +198,18 @@ impl Registrar {
         self.line_by_authname = by_authname;
         let mut events = Vec::new();
         let accounts = &self.accounts;
+        let expiries = &mut self.expiries;
         self.bindings.retain(|line, bindings| {
             let keep = accounts.contains_key(line);
             if !keep {
-                events.extend(bindings.iter().map(|b| SipEvent::Unregistered {
-                    line: line.clone(),
-                    contact: b.contact.uri.clone(),
-                    reason: UnregisterReason::LineRemoved,
-                }));
+                for b in bindings.iter() {
+                    untrack(expiries, b.expires_at);
+                    events.push(SipEvent::Unregistered {
+                        line: line.clone(),
+                        contact: b.contact.uri.clone(),
+                        reason: UnregisterReason::LineRemoved,
+                    });
+                }
             }
             keep
         });
@@ -239,7 +248,7 @@ impl Registrar {
 
     /// The first instant a binding expires, for the driver's timer.
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.bindings.values().flatten().map(|b| b.expires_at).min()
+        self.expiries.keys().next().copied()
     }
 
     /// Puts back a binding kept from before a restart, so a phone stays
@@ -258,6 +267,7 @@ impl Registrar {
         {
             return false;
         }
+        track(&mut self.expiries, binding.expires_at);
         bindings.push(binding);
         true
     }
@@ -265,10 +275,12 @@ impl Registrar {
     /// Drops the bindings expired at `now` (and forgotten failures).
     pub fn expire(&mut self, now: Instant) -> Vec<SipEvent> {
         let mut events = Vec::new();
+        let expiries = &mut self.expiries;
         for (line, bindings) in &mut self.bindings {
             bindings.retain(|b| {
                 let live = b.expires_at > now;
                 if !live {
+                    untrack(expiries, b.expires_at);
                     events.push(SipEvent::Unregistered {
                         line: line.clone(),
                         contact: b.contact.uri.clone(),
@@ -437,6 +449,7 @@ impl Registrar {
                     return request.response(400);
                 }
                 for b in self.bindings.remove(line).unwrap_or_default() {
+                    untrack(&mut self.expiries, b.expires_at);
                     events.push(SipEvent::Unregistered {
                         line: line.to_owned(),
                         contact: b.contact.uri,
@@ -519,6 +532,7 @@ impl Registrar {
         if lifetime == 0 {
             if let Some(i) = previous {
                 let gone = bindings.remove(i);
+                untrack(&mut self.expiries, gone.expires_at);
                 events.push(SipEvent::Unregistered {
                     line: line.to_owned(),
                     contact: gone.contact.uri,
@@ -533,6 +547,7 @@ impl Registrar {
         let renewed = previous.is_some();
         if let Some(i) = previous {
             let old = bindings.remove(i);
+            untrack(&mut self.expiries, old.expires_at);
             if !old.contact.uri.same_address(&contact.uri) {
                 events.push(SipEvent::Unregistered {
                     line: line.to_owned(),
@@ -544,6 +559,7 @@ impl Registrar {
             let first = (0..bindings.len()).min_by_key(|&i| bindings[i].expires_at);
             if let Some(i) = first {
                 let old = bindings.remove(i);
+                untrack(&mut self.expiries, old.expires_at);
                 events.push(SipEvent::Unregistered {
                     line: line.to_owned(),
                     contact: old.contact.uri,
@@ -572,7 +588,21 @@ impl Registrar {
             user_agent: binding.user_agent.clone(),
             renewed,
         });
+        track(&mut self.expiries, binding.expires_at);
         bindings.push(binding);
+    }
+}
+
+fn track(expiries: &mut BTreeMap<Instant, usize>, at: Instant) {
+    *expiries.entry(at).or_default() += 1;
+}
+
+fn untrack(expiries: &mut BTreeMap<Instant, usize>, at: Instant) {
+    if let Entry::Occupied(mut count) = expiries.entry(at) {
+        *count.get_mut() -= 1;
+        if *count.get() == 0 {
+            count.remove();
+        }
     }
 }
 
