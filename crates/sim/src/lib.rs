@@ -1,9 +1,24 @@
 //! Simulated Cisco 7940/7960 phones, for tests, the demo and load benchmarks.
 //!
 //! A simulated phone talks to phoneprov over the wire like a real one, using
-//! the protocol crates' client state machines; it never links the server.
-//! So far this holds what a phone fetches over TFTP when it boots SIP 8.12;
-//! the `tftp-storm` binary makes a thousand of them boot at once.
+//! the protocol crates' state machines and parsers; it never links the
+//! server. [`Phone::boot`] runs DHCP, the TFTP requests of its firmware
+//! family, flashing and reboots, then REGISTER on SIP, reporting each step
+//! as a [`PhoneEvent`]; [`Phone::await_check_sync`] answers phoneprov's
+//! check-sync NOTIFY. The `tftp-storm` binary makes a thousand phones fetch
+//! the SIP 8.12 boot set at once.
+
+mod dhcp;
+mod event;
+mod phone;
+mod sip;
+mod tftp;
+
+pub use dhcp::DhcpError;
+pub use event::{PhoneEvent, TftpSource};
+pub use phone::{
+    AfterCheckSync, BootError, Family, Flash, FlashError, Network, Phone, Running, Timing,
+};
 
 /// The phone's MAC address as it appears in file names: twelve upper-case hex
 /// digits. Simulated phone `index` (from 1) gets `0018B9` (a Cisco OUI)

@@ -19,4 +19,5 @@ mod firmware;
 mod freebsd;
 mod lifecycle;
 mod refusals;
+mod sim;
 mod sip;

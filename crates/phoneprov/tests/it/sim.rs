@@ -1,0 +1,274 @@
+//! Simulated 7940/7960 phones (phoneprov-sim) booting against the real
+//! `phoneprov serve` on the loopback: DHCP in test mode (answers go back to
+//! the sender), TFTP and SIP on high ports, and a synthetic firmware folder
+//! whose files are named and sized as Cisco ships them.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use phoneprov_cisco::{Mac, Model};
+use phoneprov_sim::{AfterCheckSync, Flash, Network, Phone, PhoneEvent, Running, Timing};
+
+use crate::harness::{arg, printed, run_binary, Server, Tree};
+
+/// A 7940 shipped with SIP 8.12.
+const SIP_PHONE: &str = "00:18:B9:00:00:11";
+/// A 7960 shipped with SCCP 8.1(2), to be converted.
+const SCCP_PHONE: &str = "00:18:B9:00:00:12";
+
+/// The SIP 8.12 load and the SCCP 8.1(2) load at their real sizes
+/// (reference §2.3); contents are filler.
+const FIRMWARE: [(&str, usize); 7] = [
+    ("P0S3-8-12-00.loads", 458),
+    ("P0S3-8-12-00.sb2", 756_524),
+    ("P003-8-12-00.sbn", 130_956),
+    ("P003-8-12-00.bin", 130_552),
+    ("P00308010200.loads", 458),
+    ("P00308010200.sb2", 708_460),
+    ("P00308010200.sbn", 130_956),
+];
+
+/// 1/100 of a real phone's timers: a TFTP retry every 40 ms.
+fn timing() -> Timing {
+    Timing::scaled(0.01)
+}
+
+/// A site on the loopback: two listed phones with one line each, firmware
+/// target SIP 8.12, and the firmware folder holding [`FIRMWARE`].
+fn site(base: &Path) -> PathBuf {
+    let dir = base.join("firmware");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, size) in FIRMWARE {
+        std::fs::write(dir.join(name), vec![0x5A; size]).unwrap();
+    }
+    let config = base.join("phoneprov.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[server]
+address = "127.0.0.1"
+[tftp]
+bind = "127.0.0.1:0"
+[sip]
+bind = "127.0.0.1:0"
+[dhcp]
+mode = "known"
+port = 0
+netmask = "255.0.0.0"
+pool = ["127.0.0.100", "127.0.0.110"]
+[firmware]
+sip = "P0S3-8-12-00"
+[[phone]]
+mac = "{SIP_PHONE}"
+model = "7940"
+lines = [{{ name = "2001", password = "s1p-2001" }}]
+[[phone]]
+mac = "{SCCP_PHONE}"
+model = "7960"
+lines = [{{ name = "2002", password = "s1p-2002" }}]
+"#
+        ),
+    )
+    .unwrap();
+    config
+}
+
+fn network(server: &Server) -> Network {
+    Network {
+        dhcp_server: ([127, 0, 0, 1], server.dhcp_port()).into(),
+        tftp_port: server.port(),
+        sip_port: Some(server.sip_port()),
+    }
+}
+
+fn phone(mac: &str, model: Model, load: &str) -> Phone {
+    let mac: Mac = mac.parse().unwrap();
+    Phone::new(mac, model, Flash::with(load).unwrap(), timing())
+}
+
+/// Runs one phone's boot on a runtime of its own.
+fn boot(phone: &mut Phone, network: &Network) -> Running {
+    runtime().block_on(async {
+        tokio::time::timeout(Duration::from_secs(60), phone.boot(network))
+            .await
+            .unwrap_or_else(|_| panic!("boot did not end:\n{}", story(phone)))
+            .unwrap_or_else(|e| panic!("boot failed: {e}\n{}", story(phone)))
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The phone's events, one a line, for failure messages.
+fn story(phone: &Phone) -> String {
+    phone.events().iter().map(|e| format!("  {e}\n")).collect()
+}
+
+/// The files the phone asked for, in order.
+fn requested(phone: &Phone) -> Vec<String> {
+    phone
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            PhoneEvent::Requested { file } => Some(file.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn registered(line: &str) -> Running {
+    Running::Sip {
+        registered: vec![line.to_owned()],
+        failed: vec![],
+    }
+}
+
+#[test]
+fn a_sip_8_12_phone_boots_and_registers() {
+    let tree = Tree::new();
+    let config = site(tree.base());
+    let server = Server::serve(&config);
+    let network = network(&server);
+    let mut phone = phone(SIP_PHONE, Model::Cp7940, "P0S3-8-12-00");
+
+    let running = boot(&mut phone, &network);
+    assert_eq!(running, registered("2001"), "{}", story(&phone));
+    // Reference §1.2 A: the loader finds SEP<MAC>.cnf.xml, sees from the
+    // .loads that flash is current, and the SIP application reads its files.
+    assert_eq!(
+        requested(&phone),
+        [
+            "CTLSEP0018B9000011.tlv",
+            "SEP0018B9000011.cnf.xml",
+            "P0S3-8-12-00.loads",
+            "SIPDefault.cnf",
+            "SIP0018B9000011.cnf",
+            "RINGLIST.DAT",
+            "dialplan.xml",
+        ],
+        "{}",
+        story(&phone)
+    );
+    assert!(phone.events().iter().any(|e| matches!(
+        e,
+        PhoneEvent::DhcpBound { ip, .. } if ip.octets()[3] >= 100
+    )));
+    server.wait_text(0, "SIP registered 2001");
+    let listed = printed(&run_binary(&["--config", arg(&config), "registrations"]));
+    assert!(listed.contains("2001"), "{listed}");
+}
+
+#[test]
+fn an_sccp_8_phone_converts_to_sip_8_12_and_registers() {
+    let tree = Tree::new();
+    let config = site(tree.base());
+    let server = Server::serve(&config);
+    let network = network(&server);
+    let mut phone = phone(SCCP_PHONE, Model::Cp7960, "P00308010200");
+
+    let running = boot(&mut phone, &network);
+    assert_eq!(running, registered("2002"), "{}", story(&phone));
+    assert_eq!(phone.flash(), &Flash::with("P0S3-8-12-00").unwrap());
+    // Reference §1.2 B: hunt, .loads, the loader, reboot; hunt, .loads,
+    // the application, reboot; hunt, .loads (current), the SIP files.
+    let hunt = ["CTLSEP0018B9000012.tlv", "SEP0018B9000012.cnf.xml"];
+    let mut expected: Vec<&str> = Vec::new();
+    for image in ["P003-8-12-00.sbn", "P0S3-8-12-00.sb2"] {
+        expected.extend(hunt);
+        expected.extend(["P0S3-8-12-00.loads", image]);
+    }
+    expected.extend(hunt);
+    expected.extend([
+        "P0S3-8-12-00.loads",
+        "SIPDefault.cnf",
+        "SIP0018B9000012.cnf",
+        "RINGLIST.DAT",
+        "dialplan.xml",
+    ]);
+    assert_eq!(requested(&phone), expected, "{}", story(&phone));
+    let reboots = phone
+        .events()
+        .iter()
+        .filter(|e| matches!(e, PhoneEvent::Rebooting { .. }))
+        .count();
+    assert_eq!(reboots, 2, "{}", story(&phone));
+    server.wait_text(0, "SIP registered 2002");
+}
+
+#[test]
+fn a_phone_whose_image_is_missing_keeps_its_firmware_and_says_so() {
+    let tree = Tree::new();
+    let config = site(tree.base());
+    let server = Server::serve(&config);
+    // serve refuses to start with half a load, so the application goes
+    // once it runs (moved away by hand, a failed copy).
+    std::fs::remove_file(tree.base().join("firmware/P0S3-8-12-00.sb2")).unwrap();
+    let network = network(&server);
+    let mut phone = phone(SCCP_PHONE, Model::Cp7960, "P00308010200");
+
+    let running = boot(&mut phone, &network);
+    // The loader went in (its .sbn is there); the SIP application did not,
+    // so the phone runs its SCCP application under the new loader.
+    assert_eq!(running, Running::Sccp, "{}", story(&phone));
+    assert_eq!(phone.flash().loader.as_str(), "P003-8-12-00");
+    assert_eq!(phone.flash().app.as_str(), "P00308010200");
+    let events = phone.events();
+    let missing = events
+        .iter()
+        .position(|e| {
+            *e == PhoneEvent::ImageMissing {
+                file: "P0S3-8-12-00.sb2".into(),
+            }
+        })
+        .unwrap_or_else(|| panic!("no missing image reported:\n{}", story(&phone)));
+    assert_eq!(
+        events[missing + 1],
+        PhoneEvent::KeptFirmware {
+            loader: "P003-8-12-00".into(),
+            app: "P00308010200".into(),
+        }
+    );
+    assert!(
+        matches!(events.last(), Some(PhoneEvent::RunningSccp { load }) if load == "P00308010200")
+    );
+    server.wait_text(0, "P0S3-8-12-00.sb2");
+}
+
+#[test]
+fn a_registered_phone_answers_check_sync_and_reboots_on_a_new_sync() {
+    let tree = Tree::new();
+    let config = site(tree.base());
+    let server = Server::serve(&config);
+    let network = network(&server);
+    let mut phone = phone(SIP_PHONE, Model::Cp7940, "P0S3-8-12-00");
+    let runtime = runtime();
+    runtime.block_on(async {
+        let up = phone.boot(&network).await;
+        assert_eq!(up.unwrap(), registered("2001"), "{}", story(&phone));
+        // `phoneprov reboot` writes a new SYNC and sends the NOTIFY.
+        let reboot = tokio::task::spawn_blocking({
+            let config = config.clone();
+            move || run_binary(&["--config", arg(&config), "reboot", SIP_PHONE])
+        });
+        let after = tokio::time::timeout(Duration::from_secs(60), phone.await_check_sync(&network))
+            .await
+            .unwrap_or_else(|_| panic!("no check-sync:\n{}", story(&phone)))
+            .unwrap_or_else(|e| panic!("check-sync failed: {e}\n{}", story(&phone)));
+        let said = printed(&reboot.await.unwrap());
+        assert!(said.contains("answered 200"), "{said}");
+        assert_eq!(
+            after,
+            AfterCheckSync::Rebooted(registered("2001")),
+            "{}",
+            story(&phone)
+        );
+    });
+    assert!(phone.events().iter().any(|e| matches!(
+        e,
+        PhoneEvent::SyncInfo { found: Some(found), mine } if found != mine
+    )));
+}

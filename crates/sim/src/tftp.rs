@@ -1,0 +1,80 @@
+//! The phone's TFTP reads: octet, no options, the same RRQ again every ~4 s
+//! from one source port about five times, then once more from a new port
+//! (reference §1.4, §7), driven over a UDP socket with the client state
+//! machine of `phoneprov-tftp`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use phoneprov_tftp::{ClientConfig, Download, DownloadError};
+use tokio::net::UdpSocket;
+
+/// Source ports a phone tries for one file before it moves on.
+const PORTS_PER_FILE: u32 = 2;
+
+/// How a read ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fetched {
+    File(Vec<u8>),
+    /// The server answered with an ERROR packet.
+    Refused(String),
+    /// No answer from any port.
+    TimedOut,
+}
+
+/// Reads `name` from `server`, from address `ip`, waiting `retransmit`
+/// before each repeat.
+pub(crate) async fn fetch(
+    ip: IpAddr,
+    server: SocketAddr,
+    name: &str,
+    retransmit: Duration,
+) -> std::io::Result<Fetched> {
+    let config = ClientConfig {
+        retransmit_after: retransmit,
+        backoff: false,
+        max_retries: 4,
+        ..ClientConfig::default()
+    };
+    let mut buf = vec![0u8; 2048];
+    for _ in 0..PORTS_PER_FILE {
+        let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+        let mut download = Download::new(server, name, config.clone(), Instant::now());
+        drive(&socket, &mut download, &mut buf).await;
+        match download.result() {
+            Some(Ok(())) => return Ok(Fetched::File(download.content())),
+            Some(Err(DownloadError::TimedOut)) => continue,
+            Some(Err(DownloadError::Server { message, .. })) => {
+                return Ok(Fetched::Refused(message.clone()))
+            }
+            Some(Err(other)) => return Ok(Fetched::Refused(other.to_string())),
+            None => continue,
+        }
+    }
+    Ok(Fetched::TimedOut)
+}
+
+/// Runs a download on its socket until it has a result.
+async fn drive(socket: &UdpSocket, download: &mut Download, buf: &mut [u8]) {
+    let mut out = Vec::with_capacity(600);
+    loop {
+        while let Some(to) = download.poll_transmit(&mut out) {
+            // A lost send is a lost packet: the retransmission timer covers it.
+            let _ = socket.send_to(&out, to).await;
+        }
+        if download.result().is_some() {
+            return;
+        }
+        let Some(deadline) = download.poll_timeout() else {
+            return;
+        };
+        tokio::select! {
+            received = socket.recv_from(buf) => {
+                if let Ok((len, from)) = received {
+                    download.handle_datagram(from, &buf[..len], Instant::now());
+                }
+            }
+            _ = tokio::time::sleep_until(deadline.into()) => download.handle_timeout(Instant::now()),
+        }
+    }
+}
