@@ -78,3 +78,38 @@ async fn drive(socket: &UdpSocket, download: &mut Download, buf: &mut [u8]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    /// A server that never answers sees the same RRQ five times from one
+    /// port, then five times from a new port; the phone then moves on.
+    #[tokio::test]
+    async fn an_unanswered_read_is_repeated_then_retried_from_a_new_port() {
+        let silent = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let server = silent.local_addr().unwrap();
+        let phone = tokio::spawn(fetch(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            server,
+            "CTLSEP0018B9000001.tlv",
+            Duration::from_millis(5),
+        ));
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 600];
+        while let Ok(Ok((len, from))) =
+            tokio::time::timeout(Duration::from_millis(500), silent.recv_from(&mut buf)).await
+        {
+            seen.push((from.port(), buf[..len].to_vec()));
+        }
+        assert_eq!(phone.await.unwrap().unwrap(), Fetched::TimedOut);
+        assert_eq!(seen.len(), 10);
+        let rrq = b"\x00\x01CTLSEP0018B9000001.tlv\x00octet\x00";
+        assert!(seen.iter().all(|(_, packet)| packet == rrq), "options sent");
+        let (first, second) = (seen[0].0, seen[5].0);
+        assert_ne!(first, second);
+        assert!(seen[..5].iter().all(|(port, _)| *port == first));
+        assert!(seen[5..].iter().all(|(port, _)| *port == second));
+    }
+}
