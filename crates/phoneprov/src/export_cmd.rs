@@ -46,6 +46,7 @@ pub fn run(args: ExportArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
     let files = phone_files(
         &config,
         crate::sip_cmd::SyncFile::open(&config.state_dir)?.value,
+        Box::new(phoneprov_server::neighbours::mac_of),
     )?;
     if let Some(inside) = std::path::absolute(&args.dir)
         .ok()

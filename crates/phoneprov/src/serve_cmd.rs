@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use phoneprov_cisco::files::PhoneFiles;
+use phoneprov_cisco::files::{Identify, PhoneFiles};
 use phoneprov_cisco::render::{Answer, Provisioning, SyncValue, GENERATED};
 use phoneprov_cisco::{FirmwareStore, Mac, PhoneFile};
 use phoneprov_server::{neighbours, DhcpServerSettings, TftpEvent, Timelines};
@@ -70,8 +70,13 @@ pub(crate) fn provisioning(config: &Config, sync: SyncValue) -> anyhow::Result<P
     )
 }
 
-/// Builds the resolver every service shares.
-pub(crate) fn phone_files(config: &Config, sync: SyncValue) -> anyhow::Result<PhoneFiles> {
+/// Builds the resolver every service shares; `identify` names the phone at
+/// an address, for the files whose names carry no MAC.
+pub(crate) fn phone_files(
+    config: &Config,
+    sync: SyncValue,
+    identify: Box<Identify>,
+) -> anyhow::Result<PhoneFiles> {
     let provisioning = provisioning(config, sync)?;
     let firmware = FirmwareStore::open(&config.firmware_dir).with_context(|| {
         format!(
@@ -79,11 +84,7 @@ pub(crate) fn phone_files(config: &Config, sync: SyncValue) -> anyhow::Result<Ph
             config.firmware_dir.display()
         )
     })?;
-    Ok(PhoneFiles::new(
-        provisioning,
-        firmware,
-        Box::new(neighbours::mac_of),
-    ))
+    Ok(PhoneFiles::new(provisioning, firmware, identify))
 }
 
 pub(crate) fn print_warnings(config: &Config) {
@@ -144,7 +145,12 @@ pub fn serve(args: ServeArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
     let mut control = ControlSocket::bind(&config.state_dir)?;
     let sip = sip_cmd::service(&mut config)?;
     let sync = Arc::new(SyncFile::open(&config.state_dir)?);
-    let files = Arc::new(phone_files(&config, sync.value.clone())?);
+    // A phone's own OS79XX.TXT and XMLDefault.cnf.xml go to the address
+    // phoneprov leased it, or the neighbour table names.
+    let timelines = Timelines::new(neighbours::mac_of);
+    let at = timelines.clone();
+    let identify = Box::new(move |ip| at.phone_at(ip));
+    let files = Arc::new(phone_files(&config, sync.value.clone(), identify)?);
     let mut discovered = Discovered::open(&config)?;
     let banner = format!(
         "phoneprov serve: {} phone{} from {}, firmware in {}; TFTP",
@@ -175,12 +181,7 @@ pub fn serve(args: ServeArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
         services,
         move |event| discovered.note(event),
         |running| {
-            let timelines = Timelines::default();
-            timelines.follow(
-                &running.events,
-                neighbours::mac_of,
-                running.shutdown.clone(),
-            );
+            timelines.follow(&running.events, running.shutdown.clone());
             let answers = Control {
                 files: Arc::clone(&files),
                 timelines,

@@ -12,18 +12,19 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use phoneprov_cisco::Mac;
 use phoneprov_sip::{
-    Account, Binding, CheckSyncError, Core, CoreSettings, NameAddr, Output, Registrar,
-    RegistrarSettings, SipEvent,
+    Account, Binding, CheckSyncError, Core, CoreSettings, Message, NameAddr, Output, Registrar,
+    RegistrarSettings, SipEvent, Transmit,
 };
 use serde::{Deserialize, Serialize};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use crate::events::{Event, EventBus, SipExchange};
@@ -143,15 +144,28 @@ impl SipHandle {
 
 pub struct SipServer {
     socket: Arc<UdpSocket>,
-    core: Core,
-    kept: Option<PathBuf>,
-    /// Registrations changed since they were last written.
-    changed: bool,
-    owners: HashMap<String, Mac>,
+    state: Arc<Mutex<State>>,
     events: EventBus,
     commands: mpsc::Receiver<Command>,
     handle: SipHandle,
 }
+
+/// The engine and what goes with it. Several tasks receive and read
+/// datagrams in parallel (reading is a third of the work); each locks this
+/// for the engine's step alone, and sends and publishes after.
+struct State {
+    core: Core,
+    owners: HashMap<String, Mac>,
+    kept: Option<PathBuf>,
+    /// Registrations changed since they were last written.
+    changed: bool,
+}
+
+/// Receiving tasks at most (one per core is the useful number).
+const RECEIVERS: usize = 4;
+/// The timer task looks at the engine's timers at least this often, as
+/// receiving tasks may arm new ones meanwhile.
+const TIMER_CHECK: Duration = Duration::from_millis(500);
 
 impl SipServer {
     /// Binds the SIP socket, before the runtime starts, so that the port
@@ -197,10 +211,12 @@ impl SipServer {
         let (sender, commands) = mpsc::channel(64);
         Ok(SipServer {
             socket: Arc::new(socket),
-            core,
-            kept: settings.kept,
-            changed: false,
-            owners,
+            state: Arc::new(Mutex::new(State {
+                core,
+                owners,
+                kept: settings.kept,
+                changed: false,
+            })),
             events,
             commands,
             handle: SipHandle { commands: sender },
@@ -215,38 +231,215 @@ impl SipServer {
         self.handle.clone()
     }
 
-    /// Serves until `shutdown` fires.
+    /// Serves until `shutdown` fires: receiving tasks, one per core, and
+    /// this one for the timers, the commands and keeping the registrations.
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let mut buf = vec![0u8; 65536];
-        let socket = Arc::clone(&self.socket);
-        let (_, mut commands) = mpsc::channel(1);
-        std::mem::swap(&mut commands, &mut self.commands);
+        let receivers = std::thread::available_parallelism().map_or(1, |n| n.get().min(RECEIVERS));
+        let tasks = TaskTracker::new();
+        for _ in 0..receivers {
+            tasks.spawn(receive(
+                Arc::clone(&self.socket),
+                Arc::clone(&self.state),
+                self.events.clone(),
+                shutdown.clone(),
+            ));
+        }
         let mut keep = tokio::time::interval(KEEP_EVERY);
         loop {
-            let timer = self.core.next_timeout();
+            let check = Instant::now() + TIMER_CHECK;
+            let timer = self
+                .lock()
+                .core
+                .next_timeout()
+                .map_or(check, |at| at.min(check));
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = keep.tick() => self.keep(),
-                received = socket.recv_from(&mut buf) => match received {
-                    Ok((len, from)) => {
-                        let output = self.core.receive(&buf[..len], from, Instant::now());
-                        if let Some(why) = &output.dropped {
-                            debug!("sip: nothing sent back to {from}: {why}");
-                        }
-                        self.note(&output);
-                        self.dispatch(output).await;
-                    }
-                    Err(e) => debug!("sip listener: {e}"),
-                },
-                _ = sleep_until(timer), if timer.is_some() => {
-                    let output = self.core.handle_timeout(Instant::now());
-                    self.note(&output);
-                    self.dispatch(output).await;
+                _ = keep.tick() => self.lock().keep(),
+                _ = tokio::time::sleep_until(timer.into()) => {
+                    let step = {
+                        let mut state = self.lock();
+                        let output = state.core.handle_timeout(Instant::now());
+                        state.step(output)
+                    };
+                    step.deliver(&self.socket, &self.events).await;
                 }
-                Some(command) = commands.recv() => self.obey(command).await,
+                Some(command) = self.commands.recv() => self.obey(command).await,
             }
         }
-        self.keep();
+        tasks.close();
+        tasks.wait().await;
+        self.lock().keep();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn obey(&mut self, command: Command) {
+        let now = Instant::now();
+        match command {
+            Command::CheckSync { phones, done } => {
+                let (results, step) = {
+                    let mut state = self.lock();
+                    let mut results = Vec::new();
+                    let mut sent = Output::default();
+                    for lines in phones {
+                        let mut result = Err(CheckSyncError::UnknownLine(String::new()));
+                        for line in lines {
+                            match state.core.check_sync(&line, now) {
+                                Ok(output) => {
+                                    sent.transmits.extend(output.transmits);
+                                    sent.events.extend(output.events);
+                                    result = Ok(line);
+                                    break;
+                                }
+                                Err(e) => result = Err(e),
+                            }
+                        }
+                        results.push(result);
+                    }
+                    (results, state.step(sent))
+                };
+                step.deliver(&self.socket, &self.events).await;
+                let _ = done.send(results);
+            }
+            Command::Registrations { done } => {
+                let _ = done.send(self.lock().registrations(now));
+            }
+            Command::SetLines { lines, done } => {
+                let (accounts, owners) = split(lines);
+                let (result, published) = {
+                    let mut state = self.lock();
+                    match state.core.registrar_mut().set_accounts(accounts) {
+                        Ok(events) => {
+                            state.changed |= !events.is_empty();
+                            // Removed lines' events go out under their old owners.
+                            let published = state.events(events);
+                            state.owners = owners;
+                            (Ok(()), published)
+                        }
+                        Err(e) => (Err(e.to_string()), Vec::new()),
+                    }
+                };
+                published.into_iter().for_each(|e| self.events.publish(e));
+                let _ = done.send(result);
+            }
+        }
+    }
+}
+
+/// One receiving task: reads datagrams in parallel with the others, and
+/// takes each to the engine.
+async fn receive(
+    socket: Arc<UdpSocket>,
+    state: Arc<Mutex<State>>,
+    events: EventBus,
+    shutdown: CancellationToken,
+) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let (len, from) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            received = socket.recv_from(&mut buf) => match received {
+                Ok(received) => received,
+                Err(e) => {
+                    debug!("sip listener: {e}");
+                    continue;
+                }
+            },
+        };
+        let read = Message::parse(&buf[..len]);
+        let step = {
+            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+            let output = state.core.receive_read(read, from, Instant::now());
+            if let Some(why) = &output.dropped {
+                debug!("sip: nothing sent back to {from}: {why}");
+            }
+            state.step(output)
+        };
+        step.deliver(&socket, &events).await;
+    }
+}
+
+/// What one step of the engine leaves to do once the lock is released.
+struct Step {
+    transmits: Vec<Transmit>,
+    published: Vec<Event>,
+}
+
+impl Step {
+    /// Sends now or at its time, then publishes.
+    async fn deliver(self, socket: &Arc<UdpSocket>, events: &EventBus) {
+        let now = Instant::now();
+        for transmit in self.transmits {
+            if transmit.at <= now {
+                // The address comes from the peer's own Via or Contact:
+                // a bad one is the peer's problem, not worth a warning.
+                if let Err(e) = socket.send_to(&transmit.bytes, transmit.to).await {
+                    debug!("sip: cannot send to {}: {e}", transmit.to);
+                }
+            } else {
+                let socket = Arc::clone(socket);
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(transmit.at.into()).await;
+                    let _ = socket.send_to(&transmit.bytes, transmit.to).await;
+                });
+            }
+        }
+        self.published.into_iter().for_each(|e| events.publish(e));
+    }
+}
+
+impl State {
+    /// Notes what the registrations file must show, and ties the events to
+    /// their phones.
+    fn step(&mut self, output: Output) -> Step {
+        self.changed |= output.events.iter().any(|e| {
+            matches!(
+                e,
+                SipEvent::Registered { .. } | SipEvent::Unregistered { .. }
+            )
+        });
+        Step {
+            transmits: output.transmits,
+            published: self.events(output.events),
+        }
+    }
+
+    fn events(&self, events: Vec<SipEvent>) -> Vec<Event> {
+        let at = SystemTime::now();
+        events
+            .into_iter()
+            .map(|event| {
+                let phone = line_of(&event).and_then(|line| self.owners.get(line).copied());
+                Event::Sip(SipExchange { at, phone, event })
+            })
+            .collect()
+    }
+
+    fn registrations(&self, now: Instant) -> Vec<RegisteredContact> {
+        let mut contacts: Vec<RegisteredContact> = self
+            .core
+            .registrar()
+            .registrations()
+            .flat_map(|(line, bindings)| {
+                bindings
+                    .iter()
+                    .filter(|b| b.expires_at > now)
+                    .map(move |b| (line, b))
+            })
+            .map(|(line, b)| RegisteredContact {
+                line: line.to_owned(),
+                phone: self.owners.get(line).copied(),
+                contact: b.contact.uri.to_string(),
+                source: b.source,
+                expires_in: b.expires_at - now,
+                model: b.model.clone(),
+                user_agent: b.user_agent.clone(),
+            })
+            .collect();
+        contacts.sort_by(|a, b| (&a.line, &a.contact).cmp(&(&b.line, &b.contact)));
+        contacts
     }
 
     /// Writes the registrations to `kept` if they changed.
@@ -274,7 +467,7 @@ impl SipServer {
                 user_agent: b.user_agent.clone(),
             })
             .collect();
-        let written = serde_json::to_vec_pretty(&bindings)
+        let written = serde_json::to_vec(&bindings)
             .map_err(io::Error::other)
             .and_then(|json| {
                 let temporary = path.with_extension("new");
@@ -285,115 +478,6 @@ impl SipServer {
             Ok(()) => self.changed = false,
             Err(e) => warn!("cannot keep the registrations in {}: {e}", path.display()),
         }
-    }
-
-    async fn obey(&mut self, command: Command) {
-        let now = Instant::now();
-        match command {
-            Command::CheckSync { phones, done } => {
-                let mut results = Vec::new();
-                let mut sent = Output::default();
-                for lines in phones {
-                    let mut result = Err(CheckSyncError::UnknownLine(String::new()));
-                    for line in lines {
-                        match self.core.check_sync(&line, now) {
-                            Ok(output) => {
-                                sent.transmits.extend(output.transmits);
-                                sent.events.extend(output.events);
-                                result = Ok(line);
-                                break;
-                            }
-                            Err(e) => result = Err(e),
-                        }
-                    }
-                    results.push(result);
-                }
-                self.dispatch(sent).await;
-                let _ = done.send(results);
-            }
-            Command::Registrations { done } => {
-                let mut contacts: Vec<RegisteredContact> = self
-                    .core
-                    .registrar()
-                    .registrations()
-                    .flat_map(|(line, bindings)| {
-                        bindings
-                            .iter()
-                            .filter(|b| b.expires_at > now)
-                            .map(move |b| (line, b))
-                    })
-                    .map(|(line, b)| RegisteredContact {
-                        line: line.to_owned(),
-                        phone: self.owners.get(line).copied(),
-                        contact: b.contact.uri.to_string(),
-                        source: b.source,
-                        expires_in: b.expires_at - now,
-                        model: b.model.clone(),
-                        user_agent: b.user_agent.clone(),
-                    })
-                    .collect();
-                contacts.sort_by(|a, b| (&a.line, &a.contact).cmp(&(&b.line, &b.contact)));
-                let _ = done.send(contacts);
-            }
-            Command::SetLines { lines, done } => {
-                let (accounts, owners) = split(lines);
-                let result = match self.core.registrar_mut().set_accounts(accounts) {
-                    Ok(events) => {
-                        self.changed |= !events.is_empty();
-                        let old = std::mem::replace(&mut self.owners, owners);
-                        for event in events {
-                            self.publish_with(&old, event);
-                        }
-                        Ok(())
-                    }
-                    Err(e) => Err(e.to_string()),
-                };
-                let _ = done.send(result);
-            }
-        }
-    }
-
-    /// Sends what `output` says to send, now or at its time, and publishes
-    /// its events.
-    async fn dispatch(&self, output: Output) {
-        let now = Instant::now();
-        for transmit in output.transmits {
-            if transmit.at <= now {
-                // The address comes from the peer's own Via or Contact:
-                // a bad one is the peer's problem, not worth a warning.
-                if let Err(e) = self.socket.send_to(&transmit.bytes, transmit.to).await {
-                    debug!("sip: cannot send to {}: {e}", transmit.to);
-                }
-            } else {
-                let socket = Arc::clone(&self.socket);
-                tokio::spawn(async move {
-                    tokio::time::sleep_until(transmit.at.into()).await;
-                    let _ = socket.send_to(&transmit.bytes, transmit.to).await;
-                });
-            }
-        }
-        for event in output.events {
-            self.publish_with(&self.owners, event);
-        }
-    }
-
-    /// Notes what the registrations file must show.
-    fn note(&mut self, output: &Output) {
-        self.changed |= output.events.iter().any(|e| {
-            matches!(
-                e,
-                SipEvent::Registered { .. } | SipEvent::Unregistered { .. }
-            )
-        });
-    }
-
-    fn publish_with(&self, owners: &HashMap<String, Mac>, event: SipEvent) {
-        let phone = line_of(&event).and_then(|line| owners.get(line).copied());
-        self.events.publish(Event::Sip(SipExchange {
-            at: SystemTime::now(),
-            phone,
-            event,
-        }));
     }
 }
 
@@ -463,13 +547,6 @@ fn restore(path: &Path, core: &mut Core, now: Instant) {
 fn unix_ms(at: SystemTime) -> u64 {
     at.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
-    }
 }
 
 #[cfg(test)]

@@ -23,9 +23,11 @@ pub const KEPT_PER_PHONE: usize = 512;
 pub const PHONES_FOLLOWED: usize = 4096;
 
 /// The timelines, shared with whoever asks for a phone's stage.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Timelines {
     inner: Arc<Mutex<Book>>,
+    /// Looks an address up in the kernel's neighbour table.
+    neighbour: fn(IpAddr) -> Option<Mac>,
 }
 
 #[derive(Default)]
@@ -44,14 +46,31 @@ pub struct PhoneStatus {
 }
 
 impl Timelines {
-    /// Follows `events` until `shutdown`; `neighbour` looks an address up
-    /// in the kernel's table.
-    pub fn follow(
-        &self,
-        events: &EventBus,
-        neighbour: fn(IpAddr) -> Option<Mac>,
-        shutdown: CancellationToken,
-    ) {
+    /// Timelines whose requests from an address phoneprov did not lease
+    /// are tied to a phone by `neighbour` (the kernel's neighbour table).
+    pub fn new(neighbour: fn(IpAddr) -> Option<Mac>) -> Timelines {
+        Timelines {
+            inner: Arc::default(),
+            neighbour,
+        }
+    }
+
+    /// The phone at `ip`: the one phoneprov's DHCP server leased it to,
+    /// else the one the neighbour table names. The TFTP server asks this
+    /// too, to give a phone its own files when their names carry no MAC.
+    pub fn phone_at(&self, ip: IpAddr) -> Option<Mac> {
+        let leased = self
+            .inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .leased
+            .get(&ip)
+            .copied();
+        leased.or_else(|| (self.neighbour)(ip))
+    }
+
+    /// Follows `events` until `shutdown`.
+    pub fn follow(&self, events: &EventBus, shutdown: CancellationToken) {
         let mut feed = events.subscribe();
         let timelines = self.clone();
         tokio::spawn(async move {
@@ -64,13 +83,13 @@ impl Timelines {
                         Err(RecvError::Closed) => return,
                     },
                 };
-                timelines.note(&event, neighbour);
+                timelines.note(&event);
             }
         });
     }
 
     /// Adds `event` to the timeline of its phone, if it names one.
-    pub fn note(&self, event: &Event, neighbour: fn(IpAddr) -> Option<Mac>) {
+    pub fn note(&self, event: &Event) {
         let mut book = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let (phone, observation) = match event {
             Event::Dhcp(exchange) => {
@@ -101,7 +120,7 @@ impl Timelines {
                 let phone = PhoneFile::parse(&tftp.requested)
                     .map(|(_, mac)| mac)
                     .or_else(|| book.leased.get(&ip).copied())
-                    .or_else(|| neighbour(ip));
+                    .or_else(|| (self.neighbour)(ip));
                 let Some(phone) = phone else {
                     return;
                 };
@@ -201,7 +220,7 @@ mod tests {
 
     #[test]
     fn requests_are_tied_to_the_phone_by_file_name_then_by_lease() {
-        let timelines = Timelines::default();
+        let timelines = Timelines::new(nobody);
         let ack = Event::Dhcp(DhcpExchange {
             at: SystemTime::now(),
             from: SocketAddrV4::new(LEASED, 68),
@@ -213,34 +232,26 @@ mod tests {
                 expires: SystemTime::now(),
             },
         });
-        timelines.note(&ack, nobody);
+        timelines.note(&ack);
+        assert_eq!(timelines.phone_at(IpAddr::V4(LEASED)), Some(PHONE));
         let not_found = || TftpOutcome::NotFound {
             reason: "none".into(),
         };
         // Named by its MAC, from an address nobody leased.
-        timelines.note(
-            &fetch(
-                Ipv4Addr::new(10, 0, 0, 77),
-                "SEP0018B9000001.cnf.xml",
-                TftpOutcome::Sent,
-            ),
-            nobody,
-        );
+        timelines.note(&fetch(
+            Ipv4Addr::new(10, 0, 0, 77),
+            "SEP0018B9000001.cnf.xml",
+            TftpOutcome::Sent,
+        ));
         // No MAC in the name: the lease says whose.
-        timelines.note(
-            &fetch(LEASED, "P0S3-8-12-00.loads", TftpOutcome::Sent),
-            nobody,
-        );
-        timelines.note(&fetch(LEASED, "P0S3-8-12-00.sb2", not_found()), nobody);
+        timelines.note(&fetch(LEASED, "P0S3-8-12-00.loads", TftpOutcome::Sent));
+        timelines.note(&fetch(LEASED, "P0S3-8-12-00.sb2", not_found()));
         // Nobody's: not followed.
-        timelines.note(
-            &fetch(
-                Ipv4Addr::new(10, 0, 0, 99),
-                "XMLDefault.cnf.xml",
-                TftpOutcome::Sent,
-            ),
-            nobody,
-        );
+        timelines.note(&fetch(
+            Ipv4Addr::new(10, 0, 0, 99),
+            "XMLDefault.cnf.xml",
+            TftpOutcome::Sent,
+        ));
         let status = timelines.status();
         assert_eq!(status.len(), 1);
         assert_eq!(status[0].phone, PHONE);
@@ -258,25 +269,23 @@ mod tests {
 
     #[test]
     fn the_neighbour_table_names_a_phone_with_a_fixed_address() {
-        let timelines = Timelines::default();
         fn desk_phone(ip: IpAddr) -> Option<Mac> {
             (ip == IpAddr::V4(Ipv4Addr::new(10, 0, 0, 23))).then_some(PHONE)
         }
-        timelines.note(
-            &fetch(Ipv4Addr::new(10, 0, 0, 23), "OS79XX.TXT", TftpOutcome::Sent),
-            desk_phone,
-        );
+        let timelines = Timelines::new(desk_phone);
+        timelines.note(&fetch(
+            Ipv4Addr::new(10, 0, 0, 23),
+            "OS79XX.TXT",
+            TftpOutcome::Sent,
+        ));
         assert_eq!(timelines.status()[0].inference.stage, Stage::OldBoot);
     }
 
     #[test]
     fn a_timeline_keeps_its_newest_observations() {
-        let timelines = Timelines::default();
+        let timelines = Timelines::new(nobody);
         for _ in 0..KEPT_PER_PHONE + 10 {
-            timelines.note(
-                &fetch(LEASED, "SIP0018B9000001.cnf", TftpOutcome::Sent),
-                nobody,
-            );
+            timelines.note(&fetch(LEASED, "SIP0018B9000001.cnf", TftpOutcome::Sent));
         }
         let book = timelines.inner.lock().unwrap();
         assert_eq!(book.phones[&PHONE].len(), KEPT_PER_PHONE);

@@ -125,7 +125,19 @@ impl Core {
 
     /// Handles one datagram that came from `from` at `now`.
     pub fn receive(&mut self, datagram: &[u8], from: SocketAddr, now: Instant) -> Output {
-        match Message::parse(datagram) {
+        self.receive_read(Message::parse(datagram), from, now)
+    }
+
+    /// [`Core::receive`] for a datagram already read with
+    /// [`Message::parse`]: a driver with several receiving threads reads
+    /// there, in parallel, and brings only the result to the one engine.
+    pub fn receive_read(
+        &mut self,
+        read: Result<Message, Malformed>,
+        from: SocketAddr,
+        now: Instant,
+    ) -> Output {
+        match read {
             Err(e) => Output::dropped(Dropped::Malformed(e)),
             Ok(Message::Request(request)) => self.request(request, from, now),
             Ok(Message::Response(response)) => self.response(response, now),

@@ -279,10 +279,6 @@ fn a_registered_phone_answers_check_sync_and_reboots_on_a_new_sync() {
 }
 
 #[test]
-#[ignore = "phoneprov answers OS79XX.TXT only to a phone it identifies, and serve identifies \
-            the requester by the kernel's neighbour table alone (serve_cmd.rs gives PhoneFiles \
-            neighbours::mac_of), not by the lease its own DHCP gave that address: on the \
-            loopback a listed phone gets File not found"]
 fn an_sccp_5_phone_before_the_loader_reads_os79xx_and_climbs_to_sip_8_12() {
     let tree = Tree::new();
     let config = site(tree.base());
@@ -336,7 +332,7 @@ fn a_phone_on_signed_firmware_refuses_an_unsigned_image() {
 }
 
 #[test]
-fn a_sip_5_phone_before_the_loader_follows_image_version_to_sip_8_12() {
+fn a_sip_5_phone_before_the_loader_follows_os79xx_to_sip_8_12() {
     let tree = Tree::new();
     let config = site(tree.base());
     let server = Server::serve(&config);
@@ -347,17 +343,18 @@ fn a_sip_5_phone_before_the_loader_follows_image_version_to_sip_8_12() {
     assert_eq!(running, registered("2001"), "{}", story(&phone));
     assert_eq!(phone.flash(), &Flash::with("P0S3-8-12-00").unwrap());
     let files = requested(&phone);
-    // SIP before the loader (reference §1.3): OS79XX.TXT, its configuration,
-    // then the image image_version names, here through its loader.
+    // SIP before the loader (reference §1.3): OS79XX.TXT first; phoneprov
+    // names the target there for a listed phone, so the phone takes the
+    // 8.12 loader, then, under it, the hunt, the .loads and the application.
     assert_eq!(
         files[..6],
         [
             "OS79XX.TXT",
-            "SIPDefault.cnf",
-            "SIP0018B9000011.cnf",
-            "RINGLIST.DAT",
-            "dialplan.xml",
             "P003-8-12-00.sbn",
+            "CTLSEP0018B9000011.tlv",
+            "SEP0018B9000011.cnf.xml",
+            "P0S3-8-12-00.loads",
+            "P0S3-8-12-00.sb2",
         ],
         "{}",
         story(&phone)
