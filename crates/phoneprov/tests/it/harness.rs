@@ -335,18 +335,17 @@ impl Server {
 
     /// The DHCP port of `phoneprov serve`, from its "DHCP on ADDR" line.
     pub fn dhcp_port(&self) -> u16 {
-        let line = self.wait_text(0, ": DHCP on ");
-        line.split(" on ")
-            .nth(1)
-            .and_then(|rest| rest.split([' ', ',']).next())
-            .and_then(|addr| addr.parse::<SocketAddr>().ok())
-            .map(|addr| addr.port())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
+        self.port_of("DHCP")
     }
 
     /// The SIP port of `phoneprov serve`, from its "SIP on ADDR" line.
     pub fn sip_port(&self) -> u16 {
-        let line = self.wait_text(0, ": SIP on ");
+        self.port_of("SIP")
+    }
+
+    /// The port in serve's "`service` on ADDR" line.
+    fn port_of(&self, service: &str) -> u16 {
+        let line = self.wait_text(0, &format!(": {service} on "));
         line.split(" on ")
             .nth(1)
             .and_then(|rest| rest.split([' ', ',']).next())

@@ -410,6 +410,26 @@ fn sipp_command(
     command
 }
 
+/// SIPp as the phone's side of check-sync (`check-sync-uas.xml`) on the
+/// port `phone` registered from, once it listens there.
+fn check_sync_uas(dir: &Path, phone: &Handset) -> Child {
+    let uas = sipp_command(
+        dir,
+        "check-sync-uas.xml",
+        None,
+        phone,
+        phone.phone.password,
+        "3600",
+    )
+    .spawn()
+    .expect("starting sipp");
+    let listening = poll(REPLY_WAIT, Duration::from_millis(20), || {
+        UdpSocket::bind(phone.addr).is_err().then_some(())
+    });
+    assert!(listening.is_some(), "sipp never bound {}", phone.addr);
+    uas
+}
+
 fn collect(dir: &Path, output: Output) -> Sipp {
     let read = |name| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
     Sipp {
@@ -1077,20 +1097,7 @@ fn reboot_sends_check_sync_to_the_registered_contact_and_the_phone_reboots_once(
 
     // The phone listens on the port it registered from.
     let dir = tempfile::tempdir().unwrap();
-    let uas = sipp_command(
-        dir.path(),
-        "check-sync-uas.xml",
-        None,
-        &phone,
-        RECEPTION.password,
-        "3600",
-    )
-    .spawn()
-    .expect("starting sipp");
-    let listening = poll(REPLY_WAIT, Duration::from_millis(20), || {
-        UdpSocket::bind(phone.addr).is_err().then_some(())
-    });
-    assert!(listening.is_some(), "sipp never bound {}", phone.addr);
+    let uas = check_sync_uas(dir.path(), &phone);
 
     let mark = site.server.mark();
     let reboot = site.cli_slow(&["reboot", RECEPTION.mac]);
@@ -1212,20 +1219,7 @@ fn a_changed_password_in_phoneprov_toml_reboots_the_registered_phone_with_apply_
 
     // The phone listens for the NOTIFY on the port it registered from.
     let dir = tempfile::tempdir().unwrap();
-    let uas = sipp_command(
-        dir.path(),
-        "check-sync-uas.xml",
-        None,
-        &phone,
-        RECEPTION.password,
-        "3600",
-    )
-    .spawn()
-    .expect("starting sipp");
-    let listening = poll(REPLY_WAIT, Duration::from_millis(20), || {
-        UdpSocket::bind(phone.addr).is_err().then_some(())
-    });
-    assert!(listening.is_some(), "sipp never bound {}", phone.addr);
+    let uas = check_sync_uas(dir.path(), &phone);
 
     // The operator changes the line's password (a longer one, so the
     // file's size changes too).
