@@ -12,7 +12,7 @@ mod dhcp;
 mod event;
 mod phone;
 mod sip;
-mod tftp;
+pub mod tftp;
 
 pub use dhcp::DhcpError;
 pub use event::{PhoneEvent, TftpSource};

@@ -497,15 +497,7 @@ impl Phone {
             return Ok(None);
         };
         if loader != self.flash.loader {
-            let file = format!("{loader}.sbn");
-            if !self
-                .fetch_image(tftp, &file, ImageKind::Sbn, &loader)
-                .await?
-            {
-                return Ok(None);
-            }
-            self.flash.loader = loader;
-            return Ok(Some(format!("loader {} installed", self.flash.loader)));
+            return self.install_loader(tftp, loader).await;
         }
         if load != self.flash.app {
             let file = format!("{load}.sb2");
@@ -538,6 +530,23 @@ impl Phone {
         self.install_single_image(tftp, file, &name).await
     }
 
+    /// Writes `loader`'s `.sbn` to flash. Some(why) to reboot.
+    async fn install_loader(
+        &mut self,
+        tftp: Tftp,
+        loader: LoadName,
+    ) -> Result<Option<String>, BootError> {
+        let file = format!("{loader}.sbn");
+        if !self
+            .fetch_image(tftp, &file, ImageKind::Sbn, &loader)
+            .await?
+        {
+            return Ok(None);
+        }
+        self.flash.loader = loader;
+        Ok(Some(format!("loader {} installed", self.flash.loader)))
+    }
+
     /// Installs `target` the old way, one image: a load of the loader era
     /// through its loader's `.sbn`, an older one through its `.sbn` (signed)
     /// or `.bin`. Some(why) to reboot.
@@ -563,15 +572,7 @@ impl Phone {
                     self.refuse(target, "no loader is known for this load".into());
                     return Ok(None);
                 };
-                let file = format!("{loader}.sbn");
-                if !self
-                    .fetch_image(tftp, &file, ImageKind::Sbn, &loader)
-                    .await?
-                {
-                    return Ok(None);
-                }
-                self.flash.loader = loader;
-                Ok(Some(format!("loader {} installed", self.flash.loader)))
+                self.install_loader(tftp, loader).await
             }
             Era::Os79xx => {
                 let kind = if load.signed() {

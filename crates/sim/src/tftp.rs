@@ -40,7 +40,7 @@ pub(crate) async fn fetch(
     for _ in 0..PORTS_PER_FILE {
         let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
         let mut download = Download::new(server, name, config.clone(), Instant::now());
-        drive(&socket, &mut download, &mut buf).await;
+        drive(&socket, &mut download, &mut buf, |d| d.result().is_some()).await;
         match download.result() {
             Some(Ok(())) => return Ok(Fetched::File(download.content())),
             Some(Err(DownloadError::TimedOut)) => continue,
@@ -54,15 +54,21 @@ pub(crate) async fn fetch(
     Ok(Fetched::TimedOut)
 }
 
-/// Runs a download on its socket until it has a result.
-async fn drive(socket: &UdpSocket, download: &mut Download, buf: &mut [u8]) {
+/// Runs a download on its socket until `done` says so (or it has nothing
+/// more to wait for). The load generator drives its downloads with it too.
+pub async fn drive(
+    socket: &UdpSocket,
+    download: &mut Download,
+    buf: &mut [u8],
+    done: fn(&Download) -> bool,
+) {
     let mut out = Vec::with_capacity(600);
     loop {
         while let Some(to) = download.poll_transmit(&mut out) {
             // A lost send is a lost packet: the retransmission timer covers it.
             let _ = socket.send_to(&out, to).await;
         }
-        if download.result().is_some() {
+        if done(download) {
             return;
         }
         let Some(deadline) = download.poll_timeout() else {

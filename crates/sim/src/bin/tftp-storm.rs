@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
 use clap::Parser;
+use phoneprov_sim::tftp::drive;
 use phoneprov_sim::{phone_mac, sip_8_12_boot_set};
 use phoneprov_tftp::{ClientConfig, Download};
 use tokio::net::UdpSocket;
@@ -355,36 +356,6 @@ async fn fetch(
     }
     storm.bytes.fetch_add(got.len() as u64, Ordering::Relaxed);
     Ok((socket, download))
-}
-
-/// Runs a download on its socket until `done` says so (or it closes).
-async fn drive(
-    socket: &UdpSocket,
-    download: &mut Download,
-    buf: &mut [u8],
-    done: fn(&Download) -> bool,
-) {
-    let mut out = Vec::with_capacity(600);
-    loop {
-        while let Some(to) = download.poll_transmit(&mut out) {
-            // A lost send is a lost packet: the retransmission timer covers it.
-            let _ = socket.send_to(&out, to).await;
-        }
-        if done(download) {
-            return;
-        }
-        let Some(deadline) = download.poll_timeout() else {
-            return;
-        };
-        tokio::select! {
-            received = socket.recv_from(buf) => {
-                if let Ok((len, from)) = received {
-                    download.handle_datagram(from, &buf[..len], Instant::now());
-                }
-            }
-            _ = tokio::time::sleep_until(deadline.into()) => download.handle_timeout(Instant::now()),
-        }
-    }
 }
 
 /// The time by which `p` percent of all `phones` had their set (nearest
