@@ -10,6 +10,7 @@ use dhcproto::v4::MessageType;
 use crate::dhcp_wire::{decode, dora, option, packet};
 use crate::harness::{
     arg, assert_contains, curl_get, poll, printed, require, run_binary, Raw, Server, Tree,
+    LOOPBACK_SERVE,
 };
 
 const PHONE: [u8; 6] = [0x00, 0x18, 0xB9, 0xFF, 0xFF, 0xFF];
@@ -26,18 +27,8 @@ fn site(base: &Path) -> PathBuf {
     let config = base.join("phoneprov.toml");
     std::fs::write(
         &config,
-        r#"[server]
-address = "127.0.0.1"
-[tftp]
-bind = "127.0.0.1:0"
-[sip]
-bind = "127.0.0.1:0"
-[dhcp]
-mode = "known"
-port = 0
-netmask = "255.0.0.0"
-pool = ["127.0.0.100", "127.0.0.110"]
-router = "127.0.0.254"
+        format!(
+            r#"{LOOPBACK_SERVE}router = "127.0.0.254"
 dns = ["127.0.0.254"]
 domain = "office.example"
 lease_time = "1d"
@@ -49,7 +40,8 @@ description = "Reception"
 mac = "00:18:B9:00:00:02"
 model = "7960"
 ip = "127.0.0.50"
-"#,
+"#
+        ),
     )
     .unwrap();
     config

@@ -207,6 +207,23 @@ impl Collected {
     }
 }
 
+/// The head of a phoneprov.toml whose services all listen on the loopback
+/// on ports the kernel picks, DHCP in its test mode (answers go back to the
+/// sender) for 127.0.0.100-110. Tests add `[dhcp]` keys, `[firmware]` and
+/// their phones after it.
+pub const LOOPBACK_SERVE: &str = r#"[server]
+address = "127.0.0.1"
+[tftp]
+bind = "127.0.0.1:0"
+[sip]
+bind = "127.0.0.1:0"
+[dhcp]
+mode = "known"
+port = 0
+netmask = "255.0.0.0"
+pool = ["127.0.0.100", "127.0.0.110"]
+"#;
+
 /// A running `phoneprov tftp`. Dropping it kills the process (a test that
 /// failed halfway must not leave servers behind); [`Server::stop`] stops it
 /// the proper way and checks that it exited cleanly.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use phoneprov_cisco::{Mac, Model};
 use phoneprov_sim::{AfterCheckSync, Flash, Network, Phone, PhoneEvent, Running, Timing};
 
-use crate::harness::{arg, printed, run_binary, Server, Tree};
+use crate::harness::{arg, printed, run_binary, Server, Tree, LOOPBACK_SERVE};
 
 /// A 7940 shipped with SIP 8.12.
 const SIP_PHONE: &str = "00:18:B9:00:00:11";
@@ -50,18 +50,7 @@ fn site_with(base: &Path, target: &str, more: &[(&str, usize)]) -> PathBuf {
     std::fs::write(
         &config,
         format!(
-            r#"[server]
-address = "127.0.0.1"
-[tftp]
-bind = "127.0.0.1:0"
-[sip]
-bind = "127.0.0.1:0"
-[dhcp]
-mode = "known"
-port = 0
-netmask = "255.0.0.0"
-pool = ["127.0.0.100", "127.0.0.110"]
-[firmware]
+            r#"{LOOPBACK_SERVE}[firmware]
 sip = "{target}"
 [[phone]]
 mac = "{SIP_PHONE}"
