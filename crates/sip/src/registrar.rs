@@ -203,12 +203,7 @@ impl Registrar {
             let keep = accounts.contains_key(line);
             if !keep {
                 for b in bindings.iter() {
-                    untrack(expiries, b.expires_at);
-                    events.push(SipEvent::Unregistered {
-                        line: line.clone(),
-                        contact: b.contact.uri.clone(),
-                        reason: UnregisterReason::LineRemoved,
-                    });
+                    events.push(unbound(expiries, line, b, UnregisterReason::LineRemoved));
                 }
             }
             keep
@@ -280,12 +275,7 @@ impl Registrar {
             bindings.retain(|b| {
                 let live = b.expires_at > now;
                 if !live {
-                    untrack(expiries, b.expires_at);
-                    events.push(SipEvent::Unregistered {
-                        line: line.clone(),
-                        contact: b.contact.uri.clone(),
-                        reason: UnregisterReason::Expired,
-                    });
+                    events.push(unbound(expiries, line, b, UnregisterReason::Expired));
                 }
                 live
             });
@@ -449,12 +439,12 @@ impl Registrar {
                     return request.response(400);
                 }
                 for b in self.bindings.remove(line).unwrap_or_default() {
-                    untrack(&mut self.expiries, b.expires_at);
-                    events.push(SipEvent::Unregistered {
-                        line: line.to_owned(),
-                        contact: b.contact.uri,
-                        reason: UnregisterReason::ByPhone,
-                    });
+                    events.push(unbound(
+                        &mut self.expiries,
+                        line,
+                        &b,
+                        UnregisterReason::ByPhone,
+                    ));
                 }
             }
             Some(Contact::Addresses(contacts)) => {
@@ -532,12 +522,12 @@ impl Registrar {
         if lifetime == 0 {
             if let Some(i) = previous {
                 let gone = bindings.remove(i);
-                untrack(&mut self.expiries, gone.expires_at);
-                events.push(SipEvent::Unregistered {
-                    line: line.to_owned(),
-                    contact: gone.contact.uri,
-                    reason: UnregisterReason::ByPhone,
-                });
+                events.push(unbound(
+                    &mut self.expiries,
+                    line,
+                    &gone,
+                    UnregisterReason::ByPhone,
+                ));
             }
             if bindings.is_empty() {
                 self.bindings.remove(line);
@@ -559,12 +549,12 @@ impl Registrar {
             let first = (0..bindings.len()).min_by_key(|&i| bindings[i].expires_at);
             if let Some(i) = first {
                 let old = bindings.remove(i);
-                untrack(&mut self.expiries, old.expires_at);
-                events.push(SipEvent::Unregistered {
-                    line: line.to_owned(),
-                    contact: old.contact.uri,
-                    reason: UnregisterReason::Replaced,
-                });
+                events.push(unbound(
+                    &mut self.expiries,
+                    line,
+                    &old,
+                    UnregisterReason::Replaced,
+                ));
             }
         }
         let binding = Binding {
@@ -590,6 +580,22 @@ impl Registrar {
         });
         track(&mut self.expiries, binding.expires_at);
         bindings.push(binding);
+    }
+}
+
+/// A binding taken out of the table: its expiry leaves the index, and the
+/// event says why.
+fn unbound(
+    expiries: &mut BTreeMap<Instant, usize>,
+    line: &str,
+    binding: &Binding,
+    reason: UnregisterReason,
+) -> SipEvent {
+    untrack(expiries, binding.expires_at);
+    SipEvent::Unregistered {
+        line: line.to_owned(),
+        contact: binding.contact.uri.clone(),
+        reason,
     }
 }
 
