@@ -15,13 +15,13 @@ use phoneprov_cisco::files::PhoneFiles;
 use phoneprov_cisco::stage::Stage;
 use phoneprov_cisco::Mac;
 use phoneprov_server::{CancellationToken, Event, EventBus, PhoneStatus, SipHandle, Timelines};
-use phoneprov_sip::{CheckSyncError, SipEvent};
+use phoneprov_sip::SipEvent;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::Config;
-use crate::sip_cmd::{lines_of, SyncFile, NOTIFY_ANSWER_WAIT};
+use crate::sip_cmd::{not_told, tell_to_reboot, SyncFile, NOTIFY_ANSWER_WAIT};
 
 const SOCKET: &str = "control.sock";
 /// Requests are a few hundred bytes; anything longer is not ours.
@@ -307,14 +307,10 @@ impl Control {
                 macs
             }
         };
-        let sync = match self.sync.advance() {
-            Ok(sync) => sync,
-            Err(e) => return error(&format!("{e:#}")),
-        };
         let mut feed = self.events.subscribe();
-        let sent = match sip.check_sync(lines_of(site, &macs)).await {
-            Ok(sent) => sent,
-            Err(e) => return error(&e.to_string()),
+        let (sync, sent) = match tell_to_reboot(&self.sync, sip, site, &macs).await {
+            Ok(told) => told,
+            Err(e) => return error(&format!("{e:#}")),
         };
         let mut rows = Vec::new();
         let mut waiting: HashMap<String, usize> = HashMap::new();
@@ -324,13 +320,7 @@ impl Control {
                     waiting.insert(line.clone(), rows.len());
                     format!("line {line}: NOTIFY check-sync sent, no answer yet")
                 }
-                Err(CheckSyncError::NotRegistered(_)) => {
-                    "not registered, so nothing was sent: it gets its new files when it next boots"
-                        .into()
-                }
-                Err(CheckSyncError::UnknownLine(_)) => {
-                    "has no line, so it cannot be told over SIP: power-cycle it".into()
-                }
+                Err(e) => not_told(&e).into(),
             };
             rows.push(RebootedPhone {
                 phone: mac.colons(),

@@ -13,11 +13,10 @@ use phoneprov_cisco::render::{Answer, Provisioning, GENERATED};
 use phoneprov_cisco::site::SipTarget;
 use phoneprov_cisco::{Mac, PhoneFile};
 use phoneprov_server::{CancellationToken, SipHandle};
-use phoneprov_sip::CheckSyncError;
 
 use crate::config::{self, Config};
 use crate::serve_cmd::provisioning;
-use crate::sip_cmd::{lines, lines_of, SyncFile};
+use crate::sip_cmd::{lines, not_told, tell_to_reboot, SyncFile};
 
 /// How often the file's time and size are looked at.
 const POLL: Duration = Duration::from_secs(2);
@@ -139,14 +138,10 @@ impl Watch {
             println!("{who}: --apply-on-change needs phoneprov's registrar; reboot the phones from your PBX");
             return;
         };
-        if let Err(e) = self.sync.advance() {
-            println!("{who}: cannot tell phones to reboot: {e:#}");
-            return;
-        }
-        let sent = match sip.check_sync(lines_of(&next.site, changed)).await {
-            Ok(sent) => sent,
+        let sent = match tell_to_reboot(&self.sync, sip, &next.site, changed).await {
+            Ok((_, sent)) => sent,
             Err(e) => {
-                println!("{who}: {e}");
+                println!("{who}: cannot tell phones to reboot: {e:#}");
                 return;
             }
         };
@@ -155,12 +150,7 @@ impl Watch {
                 Ok(line) => {
                     format!("check-sync sent to line {line}, so it reboots with its new files")
                 }
-                Err(CheckSyncError::NotRegistered(_)) => {
-                    "not registered: it gets its new files when it next boots".into()
-                }
-                Err(CheckSyncError::UnknownLine(_)) => {
-                    "has no line: power-cycle it to give it its new files".into()
-                }
+                Err(e) => not_told(&e).into(),
             };
             println!("{}  {what}", mac.colons());
         }

@@ -12,8 +12,8 @@ use clap::Args;
 use phoneprov_cisco::render::SyncValue;
 use phoneprov_cisco::site::Site;
 use phoneprov_cisco::Mac;
-use phoneprov_server::{SipExchange, SipLine, SipServer, SipServerSettings};
-use phoneprov_sip::{Account, Password, SipEvent, UnregisterReason};
+use phoneprov_server::{SipExchange, SipHandle, SipLine, SipServer, SipServerSettings};
+use phoneprov_sip::{Account, CheckSyncError, Password, SipEvent, UnregisterReason};
 
 use crate::config::{self, Config};
 use crate::control::{self, Reply, Request};
@@ -95,13 +95,34 @@ pub(crate) fn lines(site: &Site) -> Vec<SipLine> {
         .collect()
 }
 
-/// The lines of `phones`, each phone's in order, for a check-sync.
-pub(crate) fn lines_of(site: &Site, phones: &[Mac]) -> Vec<Vec<String>> {
-    phones
+/// Gives syncinfo.xml a new SYNC value, then sends each of `phones` (all
+/// in `site`) a check-sync NOTIFY: the new value, and per phone the line
+/// told or why none could be. The answers arrive as events.
+pub(crate) async fn tell_to_reboot(
+    sync: &SyncFile,
+    sip: &SipHandle,
+    site: &Site,
+    phones: &[Mac],
+) -> anyhow::Result<(u32, Vec<Result<String, CheckSyncError>>)> {
+    let value = sync.advance()?;
+    let lines = phones
         .iter()
         .filter_map(|mac| site.phone(*mac))
         .map(|phone| phone.lines.iter().map(|l| l.name.clone()).collect())
-        .collect()
+        .collect();
+    Ok((value, sip.check_sync(lines).await?))
+}
+
+/// Why a phone could not be told to reboot, and what happens instead.
+pub(crate) fn not_told(error: &CheckSyncError) -> &'static str {
+    match error {
+        CheckSyncError::NotRegistered(_) => {
+            "not registered, so nothing was sent: it gets its new files when it next boots"
+        }
+        CheckSyncError::UnknownLine(_) => {
+            "has no line, so it cannot be told over SIP: power-cycle it"
+        }
+    }
 }
 
 /// The key of the registrar's nonces, made once and kept in the state
