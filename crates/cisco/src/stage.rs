@@ -14,8 +14,9 @@ pub enum Seen {
     Address,
     /// It asked for a file over TFTP (the name as it asked).
     Fetch { name: String, outcome: Fetched },
-    /// One of its lines registered.
-    Registered { line: String },
+    /// One of its lines registered; `agent` is the User-Agent it sent
+    /// (`Cisco-CP7960G/8.0`), which names its firmware's version.
+    Registered { line: String, agent: Option<String> },
     /// A line's REGISTER was refused; `cause` in words.
     AuthFailed { line: String, cause: String },
 }
@@ -482,6 +483,7 @@ mod tests {
             25,
             Seen::Registered {
                 line: "1001".into(),
+                agent: Some("Cisco-CP7960G/8.0".into()),
             },
         );
         assert_eq!(inferred(&history).stage, Stage::Registered);
@@ -650,6 +652,7 @@ mod tests {
             60,
             Seen::Registered {
                 line: "1001".into(),
+                agent: Some("Cisco-CP7960G/8.0".into()),
             },
         );
         let fixed = infer(&history);

@@ -135,7 +135,12 @@ impl Timelines {
                     return;
                 };
                 let seen = match &exchange.event {
-                    SipEvent::Registered { line, .. } => Seen::Registered { line: line.clone() },
+                    SipEvent::Registered {
+                        line, user_agent, ..
+                    } => Seen::Registered {
+                        line: line.clone(),
+                        agent: user_agent.clone(),
+                    },
                     SipEvent::AuthFailed {
                         line: Some(line),
                         cause,
