@@ -10,6 +10,7 @@
 
 mod dhcp;
 mod event;
+pub mod firmware;
 mod phone;
 mod sip;
 pub mod tftp;
