@@ -291,6 +291,7 @@ mod tests {
             defaults: Vec::new(),
             dialplan: Vec::new(),
             rings: Vec::new(),
+            ladder: Default::default(),
             phones,
         }
     }

@@ -7,6 +7,7 @@ pub mod cnf;
 pub mod export;
 pub mod files;
 pub mod firmware;
+pub mod ladder;
 pub mod load;
 pub mod params;
 pub mod phone;

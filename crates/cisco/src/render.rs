@@ -8,12 +8,14 @@
 //! (`SEP<MAC>.cnf.xml`, `SIP<MAC>.cnf`) exists only for the site's phones.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use minijinja::{context, Environment};
 use serde::Serialize;
 
 use crate::cnf;
+use crate::ladder::{self, FirmwareWatch, Plan, Reader};
 use crate::load::LoadName;
 use crate::params::{self, ParamValue, RawValue};
 use crate::phone::{Mac, PhoneFile};
@@ -93,6 +95,8 @@ pub struct Provisioning {
     env: Environment<'static>,
     site: Site,
     sync: SyncValue,
+    /// What the phones run and which loads are on hand, for their rungs.
+    watch: Option<Arc<dyn FirmwareWatch>>,
 }
 
 /// The `sync` value every phone is given in SIPDefault.cnf and finds in
@@ -157,6 +161,7 @@ impl Provisioning {
             env,
             site,
             sync: SyncValue::new(1),
+            watch: None,
         };
         // Render everything once so a broken template or value fails at start.
         provisioning.render_all()?;
@@ -167,6 +172,17 @@ impl Provisioning {
     pub fn with_sync(mut self, value: SyncValue) -> Provisioning {
         self.sync = value;
         self
+    }
+
+    /// Chooses each phone's rung from what `watch` saw and has on hand
+    /// (without one, every phone is told its target).
+    pub fn with_watch(mut self, watch: Arc<dyn FirmwareWatch>) -> Provisioning {
+        self.watch = Some(watch);
+        self
+    }
+
+    pub fn watch(&self) -> Option<Arc<dyn FirmwareWatch>> {
+        self.watch.clone()
     }
 
     pub fn sync(&self) -> &SyncValue {
@@ -281,9 +297,33 @@ impl Provisioning {
             })
     }
 
-    /// The load `phone` should be told to run now.
+    /// The load `phone` should end up running.
     pub fn target(&self, phone: &Phone) -> Option<&LoadName> {
         self.site.firmware.target(phone.model, phone.protocol)
+    }
+
+    /// `phone`'s way to its target, from what it was seen running (else its
+    /// declared `current`, else what `reader` implies); None without a target.
+    /// Without a watch (a static export, which cannot step phones along a
+    /// ladder) the way is the target alone.
+    pub fn plan(&self, phone: &Phone, reader: Reader) -> Option<Plan> {
+        let target = self.target(phone)?;
+        let Some(watch) = &self.watch else {
+            return Some(Plan {
+                target: target.clone(),
+                rungs: vec![target.clone()],
+                stop: None,
+            });
+        };
+        let observed = watch.running(phone.mac);
+        let from = ladder::position(observed.as_ref(), phone.current.as_ref(), reader);
+        Some(self.site.ladder.plan(&from, target, &watch.loads()))
+    }
+
+    /// The load to tell `phone` about in the file `reader` reads: the next
+    /// rung of its plan. None leaves its firmware as it is.
+    fn rung(&self, phone: &Phone, reader: Reader) -> Option<LoadName> {
+        self.plan(phone, reader)?.next().cloned()
     }
 
     fn sip_default(&self) -> Result<String, RenderError> {
@@ -311,7 +351,7 @@ impl Provisioning {
     fn sip_cnf(&self, phone: &Phone) -> Result<String, RenderError> {
         let file = PhoneFile::SipCnf.name(phone.mac);
         let mut values: Vec<(String, RawValue)> = Vec::new();
-        if let Some(load) = self.target(phone) {
+        if let Some(load) = self.rung(phone, Reader::SipApplication) {
             values.push(("image_version".into(), RawValue::Text(load.to_string())));
         }
         for n in 1..=phone.model.lines() {
@@ -360,7 +400,7 @@ impl Provisioning {
                     TargetProtocol::Sccp => "SCCP",
                 },
                 model_string => phone.model.model_string(),
-                load => self.target(phone).map(|l| l.to_string()),
+                load => self.rung(phone, Reader::Loader).map(|l| l.to_string()),
             },
         )
     }
@@ -368,7 +408,7 @@ impl Provisioning {
     fn xml_default(&self, phone: Option<&Phone>) -> Result<String, RenderError> {
         let loads: Vec<LoadEntry> = phone
             .and_then(|phone| {
-                self.target(phone).map(|load| LoadEntry {
+                self.rung(phone, Reader::Loader).map(|load| LoadEntry {
                     device_type: phone.model.device_type(),
                     model_string: phone.model.model_string(),
                     name: load.to_string(),
@@ -385,7 +425,7 @@ impl Provisioning {
 
     /// OS79XX.TXT for a phone on the old boot path: one load name and CR LF.
     fn os79xx(&self, phone: &Phone) -> Option<String> {
-        let load = self.target(phone)?;
+        let load = self.rung(phone, Reader::OldBoot)?;
         let name = match self.site.firmware.os79xx {
             Os79xxName::Application => load.to_string(),
             Os79xxName::Loader => load.loader().unwrap_or_else(|| load.to_string()),
@@ -565,6 +605,7 @@ mod tests {
             defaults: Vec::new(),
             dialplan: Vec::new(),
             rings: Vec::new(),
+            ladder: Default::default(),
             phones: vec![
                 phone("0018B9000040", Model::Cp7940, TargetProtocol::Sip, 2),
                 phone("0018B9000060", Model::Cp7960, TargetProtocol::Sip, 3),

@@ -7,6 +7,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::clock::ClockSettings;
+use crate::ladder::Ladder;
 use crate::load::LoadName;
 use crate::params::ParamValue;
 use crate::phone::{Mac, Model};
@@ -176,6 +177,8 @@ pub struct Site {
     pub phones: Vec<Phone>,
     /// RINGLIST.DAT, in order: the rings of the firmware folder's index.
     pub rings: Vec<Ring>,
+    /// How phones climb to their targets, one load per boot.
+    pub ladder: Ladder,
 }
 
 impl Site {

@@ -47,6 +47,8 @@ pub fn run(args: ExportArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
         &config,
         crate::sip_cmd::SyncFile::open(&config.state_dir)?.value,
         Box::new(phoneprov_server::neighbours::mac_of),
+        // A static export cannot step phones along a ladder: targets only.
+        None,
     )?;
     if let Some(inside) = std::path::absolute(&args.dir)
         .ok()

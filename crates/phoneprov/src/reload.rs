@@ -69,8 +69,12 @@ impl Watch {
         {
             *port = *running;
         }
+        let before = self.files.provisioning();
         let generator = match provisioning(&next, self.sync.value.clone()) {
-            Ok(generator) => generator,
+            Ok(generator) => match before.watch() {
+                Some(watch) => generator.with_watch(watch),
+                None => generator,
+            },
             Err(e) => {
                 println!(
                     "{who}: {} changed, but {e:#}; still serving the previous version",
@@ -79,7 +83,6 @@ impl Watch {
                 return;
             }
         };
-        let before = self.files.provisioning();
         let changed: Vec<Mac> = next
             .site
             .phones

@@ -11,8 +11,10 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::Args;
 use phoneprov_cisco::files::{Identify, PhoneFiles};
+use phoneprov_cisco::ladder::{FirmwareFolder, FirmwareWatch};
 use phoneprov_cisco::render::{Answer, Provisioning, SyncValue, GENERATED};
 use phoneprov_cisco::{FirmwareStore, Mac, PhoneFile};
+use phoneprov_server::timeline::SeenFirmware;
 use phoneprov_server::{neighbours, DhcpServerSettings, TftpEvent, Timelines};
 use phoneprov_store::SqliteLeases;
 use serde::{Deserialize, Serialize};
@@ -22,7 +24,7 @@ use crate::control::{Control, ControlSocket};
 use crate::leases_cmd::lease_db;
 use crate::reload::Watch;
 use crate::sip_cmd::{self, SyncFile};
-use crate::tftp_cmd::{run_services, DhcpService, Services};
+use crate::tftp_cmd::{run_services, DhcpService, Running, Services};
 
 /// Run phoneprov from phoneprov.toml: serve each listed phone the files
 /// generated for it, and firmware from the firmware folder.
@@ -30,7 +32,7 @@ use crate::tftp_cmd::{run_services, DhcpService, Services};
 /// Phones not in phoneprov.toml get "file not found" for files named after
 /// their MAC, and nothing that would change their firmware; they are listed
 /// as discovered in the state folder (discovered.toml).
-#[derive(Args)]
+#[derive(Args, Default)]
 pub struct ServeArgs {
     /// Print only the requests that failed.
     #[arg(long, short)]
@@ -70,14 +72,24 @@ pub(crate) fn provisioning(config: &Config, sync: SyncValue) -> anyhow::Result<P
     )
 }
 
+/// The firmware folder of `config`, with no phone seen: what a phone
+/// would be told without a running server's observations.
+pub(crate) fn unwatched(config: &Config) -> Arc<dyn FirmwareWatch> {
+    Arc::new(FirmwareFolder(config.firmware_dir.clone()))
+}
+
 /// Builds the resolver every service shares; `identify` names the phone at
 /// an address, for the files whose names carry no MAC.
 pub(crate) fn phone_files(
     config: &Config,
     sync: SyncValue,
     identify: Box<Identify>,
+    watch: Option<Arc<dyn FirmwareWatch>>,
 ) -> anyhow::Result<PhoneFiles> {
-    let provisioning = provisioning(config, sync)?;
+    let mut provisioning = provisioning(config, sync)?;
+    if let Some(watch) = watch {
+        provisioning = provisioning.with_watch(watch);
+    }
     let firmware = FirmwareStore::open(&config.firmware_dir).with_context(|| {
         format!(
             "the firmware folder is needed; create {} and put Cisco's load files in it (`phoneprov firmware import`)",
@@ -106,7 +118,8 @@ pub fn render(args: RenderArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
             known.join(", ")
         );
     };
-    let provisioning = provisioning(&config, SyncFile::open(&config.state_dir)?.value)?;
+    let provisioning = provisioning(&config, SyncFile::open(&config.state_dir)?.value)?
+        .with_watch(unwatched(&config));
     let names: Vec<String> = match args.file {
         Some(file) => vec![file],
         None => [
@@ -139,9 +152,21 @@ pub fn render(args: RenderArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
 }
 
 pub fn serve(args: ServeArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
-    let mut config = config::load(&config::locate(explicit)?)?;
+    let config = config::load(&config::locate(explicit)?)?;
     print_warnings(&config);
     crate::dhcp_check::check_before_serving(&config, args.force)?;
+    serve_config(config, args, false, |_, _| {})
+}
+
+/// Serves `config` as `phoneprov serve` does until Ctrl-C, SIGTERM or the
+/// shutdown token, printing nothing when `silent`. `started` sees the
+/// running services and the phones' timelines once everything listens.
+pub(crate) fn serve_config(
+    mut config: Config,
+    args: ServeArgs,
+    silent: bool,
+    started: impl FnOnce(&Running, &Timelines),
+) -> anyhow::Result<()> {
     let mut control = ControlSocket::bind(&config.state_dir)?;
     let sip = sip_cmd::service(&mut config)?;
     let sync = Arc::new(SyncFile::open(&config.state_dir)?);
@@ -150,7 +175,16 @@ pub fn serve(args: ServeArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
     let timelines = Timelines::new(neighbours::mac_of);
     let at = timelines.clone();
     let identify = Box::new(move |ip| at.phone_at(ip));
-    let files = Arc::new(phone_files(&config, sync.value.clone(), identify)?);
+    let watch = Arc::new(SeenFirmware {
+        timelines: timelines.clone(),
+        folder: FirmwareFolder(config.firmware_dir.clone()),
+    });
+    let files = Arc::new(phone_files(
+        &config,
+        sync.value.clone(),
+        identify,
+        Some(watch),
+    )?);
     let mut discovered = Discovered::open(&config)?;
     let banner = format!(
         "phoneprov serve: {} phone{} from {}, firmware in {}; TFTP",
@@ -175,6 +209,7 @@ pub fn serve(args: ServeArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
         dhcp,
         sip,
         quiet: args.quiet,
+        silent,
     };
     let mut failed = None;
     run_services(
@@ -182,6 +217,7 @@ pub fn serve(args: ServeArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
         move |event| discovered.note(event),
         |running| {
             timelines.follow(&running.events, running.shutdown.clone());
+            started(&running, &timelines);
             let answers = Control {
                 files: Arc::clone(&files),
                 timelines,

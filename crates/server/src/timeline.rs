@@ -8,7 +8,9 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use phoneprov_cisco::ladder::{observed, Firmware, FirmwareFolder, FirmwareWatch};
 use phoneprov_cisco::stage::{infer, Fetched, Inference, Observation, Seen};
+use phoneprov_cisco::LoadName;
 use phoneprov_cisco::{Mac, PhoneFile};
 use phoneprov_dhcp::DhcpEvent;
 use phoneprov_sip::SipEvent;
@@ -164,6 +166,15 @@ impl Timelines {
         timeline.push_back(observation);
     }
 
+    /// `phone`'s timeline, oldest first.
+    pub fn history(&self, phone: Mac) -> Vec<Observation> {
+        let book = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        book.phones
+            .get(&phone)
+            .map(|timeline| timeline.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Every phone seen, and its stage, by MAC.
     pub fn status(&self) -> Vec<PhoneStatus> {
         let book = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -181,6 +192,23 @@ impl Timelines {
             .collect();
         all.sort_by_key(|s| s.phone.0);
         all
+    }
+}
+
+/// What the timelines show each phone runs, and the complete loads of the
+/// firmware folder: where serve's phones are on their ladders.
+pub struct SeenFirmware {
+    pub timelines: Timelines,
+    pub folder: FirmwareFolder,
+}
+
+impl FirmwareWatch for SeenFirmware {
+    fn running(&self, phone: Mac) -> Option<Firmware> {
+        observed(&self.timelines.history(phone))
+    }
+
+    fn loads(&self) -> Vec<LoadName> {
+        self.folder.loads()
     }
 }
 

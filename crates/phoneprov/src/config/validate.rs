@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use phoneprov_cisco::clock::ClockSettings;
 use phoneprov_cisco::firmware::Catalog;
+use phoneprov_cisco::ladder::{Band, Ladder, Rule};
 use phoneprov_cisco::load::{LoadName, Protocol};
 use phoneprov_cisco::params::{self, RawValue};
 use phoneprov_cisco::site::{
@@ -168,6 +169,15 @@ pub fn validate(
         .iter()
         .filter_map(|rule| dial_rule(rule, checker))
         .collect();
+    let ladder = match &file.ladder {
+        Some(rules) => Ladder {
+            rules: rules
+                .iter()
+                .filter_map(|rule| ladder_rule(rule, checker))
+                .collect(),
+        },
+        None => Ladder::default(),
+    };
     let mut seen: HashMap<Mac, usize> = HashMap::new();
     let mut phones = Vec::new();
     let mut reservations = Vec::new();
@@ -220,6 +230,7 @@ pub fn validate(
         phones,
         // Filled by `config::load` from the firmware folder's ring index.
         rings: Vec::new(),
+        ladder,
     };
     let (dhcp_mode, http_bind) = (dhcp_mode?, http_bind?);
     let dhcp = match server {
@@ -746,6 +757,44 @@ fn params(
         }
     }
     checked
+}
+
+fn ladder_rule(rule: &wire::LadderRuleEntry, checker: &mut Checker<'_>) -> Option<Rule> {
+    const BAND_FIX: &str = "write a protocol and versions: \"sip 7\" (every 7.x), \"sip 4.4\", \"sccp 0-4\", \"sip 2-4.3\"";
+    let from = checker.parse(&rule.from, "ladder.from", Band::parse, BAND_FIX);
+    let via = checker.parse(&rule.via, "ladder.via", Band::parse, BAND_FIX);
+    let to = match &rule.to {
+        Some(to) => Some(checker.parse(
+            to,
+            "ladder.to",
+            |t| match t.to_ascii_lowercase().as_str() {
+                "sip" => Ok(TargetProtocol::Sip),
+                "sccp" => Ok(TargetProtocol::Sccp),
+                _ => Err(format!("{t:?} is neither sip nor sccp")),
+            },
+            "write to = \"sip\" or \"sccp\" (the rule then holds only for phones going there), or leave it out",
+        )?),
+        None => None,
+    };
+    let example = match &rule.example {
+        Some(example) => Some(
+            checker
+                .parse(
+                    example,
+                    "ladder.example",
+                    LoadName::parse,
+                    "name a load that fits `via`, e.g. P0S3-07-4-00",
+                )?
+                .to_string(),
+        ),
+        None => None,
+    };
+    Some(Rule {
+        from: from?,
+        to,
+        via: via?,
+        example,
+    })
 }
 
 fn dial_rule(rule: &wire::DialRuleEntry, checker: &mut Checker<'_>) -> Option<DialRule> {

@@ -28,6 +28,8 @@ pub struct File {
     pub dialplan: Vec<DialRuleEntry>,
     #[serde(default, rename = "phone")]
     pub phones: Vec<PhoneEntry>,
+    /// Replaces the default upgrade ladder when present.
+    pub ladder: Option<Vec<LadderRuleEntry>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -126,6 +128,15 @@ pub struct DialRuleEntry {
     pub timeout: Option<Spanned<i64>>,
     pub user: Option<Spanned<String>>,
     pub rewrite: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LadderRuleEntry {
+    pub from: Spanned<String>,
+    pub to: Option<Spanned<String>>,
+    pub via: Spanned<String>,
+    pub example: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
