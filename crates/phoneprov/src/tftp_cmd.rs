@@ -114,6 +114,7 @@ pub fn run(args: TftpArgs) -> anyhow::Result<()> {
         dhcp: None,
         sip: None,
         quiet: args.quiet,
+        silent: false,
     };
     run_services(services, |_| None, |_| {})
 }
@@ -142,6 +143,8 @@ pub(crate) struct Services {
     pub sip: Option<SipService>,
     /// Print only what went wrong.
     pub quiet: bool,
+    /// Print nothing: the caller shows what happens its own way (`phoneprov demo`).
+    pub silent: bool,
 }
 
 /// What is running, for `started` to hook more tasks onto.
@@ -149,6 +152,10 @@ pub(crate) struct Running {
     pub events: EventBus,
     pub sip: Option<SipHandle>,
     pub shutdown: CancellationToken,
+    /// Where each service listens (the port the system chose, for port 0).
+    pub tftp_addr: SocketAddr,
+    pub dhcp_addr: Option<SocketAddr>,
+    pub sip_addr: Option<SocketAddr>,
 }
 
 /// Runs a TFTP server, and the DHCP and SIP servers when given, until
@@ -169,7 +176,13 @@ pub(crate) fn run_services(
         dhcp,
         sip,
         quiet,
+        silent,
     } = services;
+    let print: fn(String) = if silent {
+        drop
+    } else {
+        |line| println!("{line}")
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(16)
@@ -188,13 +201,15 @@ pub(crate) fn run_services(
             }
             None => None,
         };
-        println!("{banner} on {} (Ctrl-C to stop)", server.local_addr()?);
-        if let Some(dhcp) = &dhcp {
+        let tftp_addr = server.local_addr()?;
+        print(format!("{banner} on {tftp_addr} (Ctrl-C to stop)"));
+        let dhcp_addr = dhcp.as_ref().map(DhcpServer::local_addr).transpose()?;
+        if let (Some(dhcp), Some(addr)) = (&dhcp, dhcp_addr) {
             let route = match dhcp.route() {
                 ReplyRoute::AsDecided => "",
                 ReplyRoute::ToSender => ", answering each sender directly (test mode)",
             };
-            println!("{who}: DHCP on {}{route}", dhcp.local_addr()?);
+            print(format!("{who}: DHCP on {addr}{route}"));
         }
         let sip = match sip {
             Some(SipService { socket, settings }) => {
@@ -202,8 +217,9 @@ pub(crate) fn run_services(
             }
             None => None,
         };
-        if let Some(sip) = &sip {
-            println!("{who}: SIP on {}", sip.local_addr()?);
+        let sip_addr = sip.as_ref().map(SipServer::local_addr).transpose()?;
+        if let Some(addr) = sip_addr {
+            print(format!("{who}: SIP on {addr}"));
         }
         let mut feed = events.subscribe();
         let printer = tokio::spawn(async move {
@@ -212,27 +228,27 @@ pub(crate) fn run_services(
                     Ok(event) => match &*event {
                         Event::Tftp(tftp) => {
                             if !quiet || !matches!(tftp.outcome, TftpOutcome::Sent) {
-                                println!("{}", describe(tftp));
+                                print(describe(tftp));
                             }
                             if let Some(line) = also(tftp) {
-                                println!("{line}");
+                                print(line);
                             }
                         }
                         Event::Dhcp(exchange) => {
                             if let Some(line) =
                                 crate::leases_cmd::describe_exchange(exchange, quiet)
                             {
-                                println!("{line}");
+                                print(line);
                             }
                         }
                         Event::Sip(exchange) => {
                             if let Some(line) = crate::sip_cmd::describe(exchange, quiet) {
-                                println!("{line}");
+                                print(line);
                             }
                         }
                     },
                     Err(RecvError::Lagged(missed)) => {
-                        println!("({missed} requests not shown: output too slow)")
+                        print(format!("({missed} requests not shown: output too slow)"))
                     }
                     Err(RecvError::Closed) => return,
                 }
@@ -242,18 +258,21 @@ pub(crate) fn run_services(
         let stop = shutdown.clone();
         tokio::spawn(async move {
             signals.next().await;
-            println!(
+            print(format!(
                 "{who}: stopping; letting running transfers finish (Ctrl-C again to quit now)"
-            );
+            ));
             stop.cancel();
             signals.next().await;
-            println!("{who}: quitting with transfers unfinished");
+            print(format!("{who}: quitting with transfers unfinished"));
             std::process::exit(130);
         });
         started(Running {
             events: events.clone(),
             sip: sip.as_ref().map(SipServer::handle),
             shutdown: shutdown.clone(),
+            tftp_addr,
+            dhcp_addr,
+            sip_addr,
         });
         let dhcp = dhcp.map(|dhcp| tokio::spawn(dhcp.run(shutdown.clone())));
         let sip = sip.map(|sip| tokio::spawn(sip.run(shutdown.clone())));
@@ -263,7 +282,7 @@ pub(crate) fn run_services(
         }
         drop(events);
         let _ = printer.await;
-        println!("{who}: stopped");
+        print(format!("{who}: stopped"));
         Ok(())
     })
 }
