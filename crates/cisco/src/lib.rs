@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod cnf;
+pub mod diagnosis;
 pub mod export;
 pub mod files;
 pub mod firmware;

@@ -1,10 +1,13 @@
 //! Where a phone is in its boot, and what is wrong, read from what it did:
 //! the files it asked for, in order, with what it got, its DHCP lease and
 //! its registrations (reference §1.2–1.6, §8). Each stage and finding has a
-//! sentence a newcomer understands; each finding says how to fix it.
+//! sentence a newcomer understands; each finding's words and fix come from
+//! the diagnostics catalog (`diagnosis`).
 
+use std::net::Ipv4Addr;
 use std::time::{Duration, SystemTime};
 
+use crate::diagnosis::{self, Diagnosis};
 use crate::phone::PhoneFile;
 
 /// One thing phoneprov saw a phone do.
@@ -19,6 +22,11 @@ pub enum Seen {
     Registered { line: String, agent: Option<String> },
     /// A line's REGISTER was refused; `cause` in words.
     AuthFailed { line: String, cause: String },
+    /// It took the DHCP offer of another server.
+    OtherDhcpServer { server: Ipv4Addr },
+    /// The file it asked for as `name` was found only as `on_disk`, a name
+    /// in another case.
+    OtherCase { name: String, on_disk: String },
 }
 
 /// What a request for a file got.
@@ -101,7 +109,8 @@ impl Stage {
     }
 }
 
-/// Something wrong, in the phone's terms.
+/// Something wrong, in the phone's terms; each is an entry of the
+/// diagnostics catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finding {
     /// Whole hunts found no configuration file for the phone.
@@ -118,50 +127,80 @@ pub enum Finding {
     TransferFailed { name: String },
     /// A line's password was refused.
     PasswordRefused { line: String, cause: String },
+    /// The loader was written, then its application image could not be
+    /// fetched: Protocol Application Invalid.
+    NoApplication { image: String },
+    /// Hunts found a configuration file that names no load: No Load
+    /// Specified.
+    NoLoadNamed { hunts: usize },
+    /// The SIP application did not get SIP<MAC>.cnf: UNPROVISIONED.
+    Unprovisioned { name: String },
+    /// Addresses taken again and again without a file request: TFTP Timeout.
+    NoFileRequests { addresses: usize },
+    /// SIPDefault.cnf broke off on old firmware: W210 TFTP Error: buffer full.
+    BufferFull { name: String },
+    /// A name with a blank before its extension: a trailing space in
+    /// OS79XX.TXT (CSCdv19260).
+    SpaceInName { name: String },
+    /// A MAC file found only under another case.
+    MacInOtherCase { name: String, on_disk: String },
+    /// It took another DHCP server's offer and asked for no file since.
+    OtherDhcpServer { server: Ipv4Addr },
 }
 
 impl Finding {
-    pub fn problem(&self) -> String {
+    /// Its catalog entry, and the fields its problem line names.
+    fn entry(&self) -> (&'static str, Vec<(&'static str, String)>) {
+        let one = |key, value: &String| vec![(key, value.clone())];
         match self {
-            Finding::HuntingWithoutConfig { hunts } => format!(
-                "looked for its configuration {hunts} times and found none, so it loops"
+            Finding::HuntingWithoutConfig { hunts } => {
+                ("hunting-without-config", vec![("hunts", hunts.to_string())])
+            }
+            Finding::SipConfigAgainAndAgain { name, times } => (
+                "sip-config-again-and-again",
+                vec![("name", name.clone()), ("times", times.to_string())],
             ),
-            Finding::SipConfigAgainAndAgain { name, times } => format!(
-                "asked for {name} {times} times in a row: it is not getting a file it can use"
+            Finding::ImageRejected { image } => ("image-rejected", one("image", image)),
+            Finding::Missing { name } => ("file-not-found", one("name", name)),
+            Finding::TransferFailed { name } => ("transfer-failed", one("name", name)),
+            Finding::PasswordRefused { line, cause } => (
+                "password-refused",
+                vec![("line", line.clone()), ("cause", cause.clone())],
             ),
-            Finding::ImageRejected { image } => format!(
-                "fetched {image} twice in a row: the phone rejected the image and kept its old firmware"
+            Finding::NoApplication { image } => {
+                ("protocol-application-invalid", one("image", image))
+            }
+            Finding::NoLoadNamed { hunts } => {
+                ("no-load-specified", vec![("hunts", hunts.to_string())])
+            }
+            Finding::Unprovisioned { name } => ("unprovisioned", one("name", name)),
+            Finding::NoFileRequests { addresses } => {
+                ("tftp-timeout", vec![("addresses", addresses.to_string())])
+            }
+            Finding::BufferFull { name } => ("w210-buffer-full", one("name", name)),
+            Finding::SpaceInName { name } => ("os79xx-trailing-space", one("name", name)),
+            Finding::MacInOtherCase { name, on_disk } => (
+                "mac-wrong-case",
+                vec![("name", name.clone()), ("on_disk", on_disk.clone())],
             ),
-            Finding::Missing { name } => format!("asked for {name}, which is not there"),
-            Finding::TransferFailed { name } => format!("the transfer of {name} broke off"),
-            Finding::PasswordRefused { line, cause } => {
-                format!("line {line} cannot register: {cause}")
+            Finding::OtherDhcpServer { server } => {
+                ("another-dhcp-server", vec![("server", server.to_string())])
             }
         }
     }
 
+    /// Its entry in the diagnostics catalog.
+    pub fn diagnosis(&self) -> &'static Diagnosis {
+        diagnosis::get(self.entry().0)
+    }
+
+    pub fn problem(&self) -> String {
+        let (id, fields) = self.entry();
+        diagnosis::get(id).problem(&fields)
+    }
+
     pub fn fix(&self) -> String {
-        match self {
-            Finding::HuntingWithoutConfig { .. } => {
-                "list the phone's MAC in phoneprov.toml ([[phone]]) so phoneprov generates its files".into()
-            }
-            Finding::SipConfigAgainAndAgain { .. } => {
-                "check the phone's [[phone]] entry and its lines (`phoneprov render MAC`); a file under another name or case is not read".into()
-            }
-            Finding::ImageRejected { .. } => {
-                "the jump is too big for the firmware in flash: take it through an intermediate load (`phoneprov plan MAC`), and check the image is complete"
-                    .into()
-            }
-            Finding::Missing { name } => {
-                format!("import the firmware that holds {name} (`phoneprov firmware import FILE.zip`)")
-            }
-            Finding::TransferFailed { .. } => {
-                "check the network between phone and server (a firewall passing only port 69 breaks TFTP transfers)".into()
-            }
-            Finding::PasswordRefused { .. } => {
-                "reboot the phone so it fetches its current SIP<MAC>.cnf (`phoneprov reboot MAC`, or power-cycle it)".into()
-            }
-        }
+        self.diagnosis().fix.clone()
     }
 }
 
@@ -174,8 +213,11 @@ pub struct Inference {
 
 /// How many SIP<MAC>.cnf requests in a row make a finding.
 const AGAIN_AND_AGAIN: usize = 3;
-/// How many empty hunts make a finding.
-const EMPTY_HUNTS: usize = 2;
+/// How many hunts in a row, all empty or all finding a file that names no
+/// load, make a finding.
+const HUNTS_IN_A_ROW: usize = 2;
+/// How many addresses in a row without a file request make a finding.
+const ADDRESSES_IN_A_ROW: usize = 2;
 /// Requests this close together belong to one burst (one hunt, one read of
 /// the configuration).
 const BURST: Duration = Duration::from_secs(10);
@@ -197,33 +239,45 @@ pub fn infer(history: &[Observation]) -> Inference {
         .map_or(0, |i| i + 1);
     let recent = &history[since..];
     let mut findings = Vec::new();
-    let hunts = empty_hunts(recent);
-    if hunts >= EMPTY_HUNTS {
-        findings.push(Finding::HuntingWithoutConfig { hunts });
+    let hunts = hunts(recent);
+    let in_a_row = |found: bool| hunts.iter().rev().take_while(|f| **f == found).count();
+    if in_a_row(false) >= HUNTS_IN_A_ROW {
+        findings.push(Finding::HuntingWithoutConfig {
+            hunts: in_a_row(false),
+        });
     }
-    if let Some(finding) = again_and_again(recent) {
-        findings.push(finding);
+    if in_a_row(true) >= HUNTS_IN_A_ROW {
+        findings.push(Finding::NoLoadNamed {
+            hunts: in_a_row(true),
+        });
     }
+    findings.extend(again_and_again(recent));
+    findings.extend(only_dhcp(recent));
     findings.extend(rejected_images(recent));
     for (i, o) in recent.iter().enumerate() {
         let later = &recent[i + 1..];
+        // Whether a later request got the file (under its own name, when
+        // `exactly`).
+        let served_later = |name: &str, exactly: bool| {
+            later.iter().enumerate().any(|(j, l)| {
+                let other_case = later
+                    .get(j + 1)
+                    .is_some_and(|n| matches!(n.seen, Seen::OtherCase { .. }));
+                matches!(&l.seen, Seen::Fetch { name: n, outcome: Fetched::Sent } if same_file(n, name))
+                    && !(exactly && other_case)
+            })
+        };
         let finding = match &o.seen {
-            Seen::Fetch { name, outcome } => {
-                let served_later = later.iter().any(|l| {
-                    matches!(&l.seen, Seen::Fetch { name: n, outcome: Fetched::Sent } if same_file(n, name))
-                });
-                match outcome {
-                    _ if served_later => None,
-                    Fetched::NotFound if needed(name, o.at, &recent[..i]) => {
-                        Some(Finding::Missing {
-                            name: file_name(name).to_owned(),
-                        })
-                    }
-                    Fetched::Failed => Some(Finding::TransferFailed {
-                        name: file_name(name).to_owned(),
-                    }),
-                    _ => None,
-                }
+            Seen::Fetch { name, outcome } if !served_later(name, false) => {
+                unserved(name, *outcome, &recent[..i], o.at)
+            }
+            Seen::OtherCase { name, on_disk }
+                if PhoneFile::parse(file_name(name)).is_some() && !served_later(name, true) =>
+            {
+                Some(Finding::MacInOtherCase {
+                    name: file_name(name).to_owned(),
+                    on_disk: on_disk.clone(),
+                })
             }
             Seen::AuthFailed { line, cause } => Some(Finding::PasswordRefused {
                 line: line.clone(),
@@ -312,7 +366,8 @@ fn next_stage(stage: Stage, earlier: &[Observation], o: &Observation) -> Stage {
     let (name, outcome) = match &o.seen {
         Seen::Address => return Stage::Addressed,
         Seen::Registered { .. } => return Stage::Registered,
-        Seen::AuthFailed { .. } => return stage,
+        Seen::OtherDhcpServer { .. } => return Stage::Addressed,
+        Seen::AuthFailed { .. } | Seen::OtherCase { .. } => return stage,
         Seen::Fetch { name, outcome } => (name, *outcome),
     };
     let owned = || file_name(name).to_owned();
@@ -337,11 +392,12 @@ fn next_stage(stage: Stage, earlier: &[Observation], o: &Observation) -> Stage {
     }
 }
 
-/// How many hunts in a row found no configuration file, at the end of the
-/// history: a hunt starts with the trust list (CTLSEP, the first name the
-/// loader tries), or after a pause; anything but a hunt file ends it, and
-/// the phone going on to anything else clears the count.
-fn empty_hunts(recent: &[Observation]) -> usize {
+/// The hunts in a row at the end of the history, and whether each found a
+/// configuration file: a hunt starts with the trust list (CTLSEP, the first
+/// name the loader tries), or after a pause; anything but a hunt file ends
+/// it, and the phone going on to anything else (a `.loads`, an image, the
+/// SIP application's files) ends the row.
+fn hunts(recent: &[Observation]) -> Vec<bool> {
     let mut hunts: Vec<bool> = Vec::new(); // found anything, per hunt
     let mut in_hunt = false;
     let mut last_at: Option<SystemTime> = None;
@@ -371,7 +427,7 @@ fn empty_hunts(recent: &[Observation]) -> usize {
             }
         }
     }
-    hunts.iter().rev().take_while(|found| !**found).count()
+    hunts
 }
 
 /// SIP<MAC>.cnf asked for again and again at the end of the history.
@@ -386,6 +442,80 @@ fn again_and_again(recent: &[Observation]) -> Option<Finding> {
         name: file_name(last).to_owned(),
         times,
     })
+}
+
+/// What the phone did since its last file request, when that is only
+/// DHCP: the newest decides. Another server's address explains why nothing
+/// came; several of phoneprov's mean its requests do not arrive.
+fn only_dhcp(recent: &[Observation]) -> Option<Finding> {
+    let mut since = recent
+        .iter()
+        .rev()
+        .map(|o| &o.seen)
+        .take_while(|s| matches!(s, Seen::Address | Seen::OtherDhcpServer { .. }));
+    match since.next()? {
+        Seen::OtherDhcpServer { server } => Some(Finding::OtherDhcpServer { server: *server }),
+        _ => {
+            let addresses = 1 + since.filter(|s| **s == Seen::Address).count();
+            (addresses >= ADDRESSES_IN_A_ROW).then_some(Finding::NoFileRequests { addresses })
+        }
+    }
+}
+
+/// What a request that got nothing, and was not served since, says.
+fn unserved(
+    name: &str,
+    outcome: Fetched,
+    earlier: &[Observation],
+    at: SystemTime,
+) -> Option<Finding> {
+    let file = file_name(name).to_owned();
+    let kind = kind(name);
+    match outcome {
+        Fetched::Sent => None,
+        _ if blank_before_extension(name) => Some(Finding::SpaceInName { name: file }),
+        _ if kind == Kind::ApplicationImage && loader_written(earlier) => {
+            Some(Finding::NoApplication { image: file })
+        }
+        Fetched::NotFound if kind == Kind::SipPhone && read_by_sip_application(earlier, at) => {
+            Some(Finding::Unprovisioned { name: file })
+        }
+        Fetched::NotFound if needed(kind) => Some(Finding::Missing { name: file }),
+        Fetched::NotFound => None,
+        Fetched::Failed if kind == Kind::SipDefault && read_os79xx_first(earlier) => {
+            Some(Finding::BufferFull { name: file })
+        }
+        Fetched::Failed => Some(Finding::TransferFailed { name: file }),
+    }
+}
+
+/// A blank before the extension or at the end: OS79XX.TXT's trailing space
+/// carried into the name (CSCdv19260).
+fn blank_before_extension(name: &str) -> bool {
+    let file = file_name(name);
+    let stem = file.rsplit_once('.').map_or(file, |(stem, _)| stem);
+    file.ends_with(char::is_whitespace) || stem.ends_with(char::is_whitespace)
+}
+
+/// The last image sent was a loader (not an application).
+fn loader_written(earlier: &[Observation]) -> bool {
+    let last_image = earlier.iter().rev().find_map(|o| match &o.seen {
+        Seen::Fetch {
+            name,
+            outcome: Fetched::Sent,
+        } => Some(kind(name)).filter(|k| matches!(k, Kind::LoaderImage | Kind::ApplicationImage)),
+        _ => None,
+    });
+    last_image == Some(Kind::LoaderImage)
+}
+
+/// The phone read OS79XX.TXT just before (SIPDefault.cnf's own retries
+/// aside): firmware that boots the old way.
+fn read_os79xx_first(earlier: &[Observation]) -> bool {
+    earlier.iter().rev().find_map(|o| match &o.seen {
+        Seen::Fetch { name, .. } if kind(name) != Kind::SipDefault => Some(kind(name)),
+        _ => None,
+    }) == Some(Kind::Os79xx)
 }
 
 /// Application images sent twice in a row (only `.loads` between them).
@@ -417,13 +547,13 @@ fn rejected_images(recent: &[Observation]) -> Vec<Finding> {
 
 /// A missing file is a problem unless it is one of the hunt's normal
 /// misses (the loader tries the next name), an optional file, or a locale
-/// file of SCCP's.
-fn needed(name: &str, at: SystemTime, earlier: &[Observation]) -> bool {
-    match kind(name) {
-        Kind::Hunt | Kind::Other | Kind::Locale | Kind::SipExtras => false,
-        Kind::SipPhone => read_by_sip_application(earlier, at),
-        _ => true,
-    }
+/// file of SCCP's. (The SIP application's own SIP<MAC>.cnf missing leaves
+/// it unprovisioned.)
+fn needed(kind: Kind) -> bool {
+    !matches!(
+        kind,
+        Kind::Hunt | Kind::SipPhone | Kind::Other | Kind::Locale | Kind::SipExtras
+    )
 }
 
 #[cfg(test)]
@@ -432,24 +562,26 @@ mod tests {
 
     use Fetched::{Failed, NotFound, Sent};
 
+    /// What was seen `secs` into the history.
+    fn at(secs: u64, seen: Seen) -> Observation {
+        Observation {
+            at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs),
+            seen,
+        }
+    }
+
     /// A history from (seconds, file, outcome) rows, as a TFTP log reads.
     fn log(rows: &[(u64, &str, Fetched)]) -> Vec<Observation> {
         rows.iter()
-            .map(|&(secs, name, outcome)| Observation {
-                at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs),
-                seen: Seen::Fetch {
-                    name: name.into(),
-                    outcome,
-                },
+            .map(|&(secs, name, outcome)| {
+                let name = name.into();
+                at(secs, Seen::Fetch { name, outcome })
             })
             .collect()
     }
 
     fn then(history: &mut Vec<Observation>, secs: u64, seen: Seen) {
-        history.push(Observation {
-            at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs),
-            seen,
-        });
+        history.push(at(secs, seen));
     }
 
     /// Reference §1.2 A: a 7960 on SIP 8.12 whose SEP file names its load.
@@ -544,7 +676,7 @@ mod tests {
                     name: "SIP001DA219AFA7.cnf".into(),
                     times: 4
                 },
-                Finding::Missing {
+                Finding::Unprovisioned {
                     name: "SIP001DA219AFA7.cnf".into()
                 },
             ]
@@ -592,12 +724,8 @@ mod tests {
     /// Reference §1.4: the `.sb2` fetched twice, then the old application.
     #[test]
     fn an_image_fetched_twice_in_a_row_was_rejected() {
-        let history = log(&[
-            (0, "P0S3-8-12-00.loads", Sent),
-            (1, "P0S3-8-12-00.sb2", Sent),
-            (9, "P0S3-8-12-00.sb2", Sent),
-            (30, "SIPDefault.cnf", Sent),
-        ]);
+        let mut history = image_rejected();
+        history.extend(log(&[(30, "SIPDefault.cnf", Sent)]));
         assert_eq!(
             infer(&history).findings,
             vec![Finding::ImageRejected {
@@ -608,10 +736,7 @@ mod tests {
 
     #[test]
     fn a_missing_image_is_a_finding_until_it_is_served() {
-        let mut history = log(&[
-            (0, "P0S3-8-12-00.loads", Sent),
-            (0, "P0S3-8-12-00.sb2", NotFound),
-        ]);
+        let mut history = file_not_found();
         let missing = infer(&history);
         assert_eq!(
             missing.findings,
@@ -626,22 +751,13 @@ mod tests {
 
     #[test]
     fn a_broken_transfer_and_a_refused_password_are_findings_until_settled() {
-        let mut history = log(&[(0, "P0S3-8-12-00.sb2", Failed)]);
         assert_eq!(
-            infer(&history).findings,
+            infer(&transfer_failed()).findings,
             vec![Finding::TransferFailed {
                 name: "P0S3-8-12-00.sb2".into()
             }]
         );
-        history = log(&[
-            (0, "SIPDefault.cnf", Sent),
-            (0, "SIP0018B9000001.cnf", Sent),
-        ]);
-        let refused = Seen::AuthFailed {
-            line: "1001".into(),
-            cause: "wrong password".into(),
-        };
-        then(&mut history, 5, refused);
+        let mut history = password_refused();
         let failing = infer(&history);
         assert_eq!(failing.stage, Stage::SipReadingConfig);
         assert!(
@@ -681,6 +797,297 @@ mod tests {
             sentences.len(),
             stages.len(),
             "each says something of its own"
+        );
+    }
+
+    /// Reference §1.2 B's hunt at `secs`: nothing for the phone, then
+    /// XMLDefault.cnf.xml as `default` got it.
+    fn ual_hunt(secs: u64, default: Fetched) -> Vec<Observation> {
+        log(&[
+            (secs, "CTLSEP001DA219AFA7.tlv", NotFound),
+            (secs, "SEP001DA219AFA7.cnf.xml", NotFound),
+            (secs, "SIP001DA219AFA7.cnf", NotFound),
+            (secs, "MGC001DA219AFA7.cnf", NotFound),
+            (secs, "XMLDefault.cnf.xml", default),
+        ])
+    }
+
+    fn hunting_without_config() -> Vec<Observation> {
+        [ual_hunt(0, NotFound), ual_hunt(180, NotFound)].concat()
+    }
+
+    fn sip_config_again_and_again() -> Vec<Observation> {
+        log(&[
+            (76, "SIPDefault.cnf", Sent),
+            (76, "SIP001DA219AFA7.cnf", NotFound),
+            (108, "SIP001DA219AFA7.cnf", NotFound),
+            (139, "SIP001DA219AFA7.cnf", NotFound),
+        ])
+    }
+
+    fn image_rejected() -> Vec<Observation> {
+        log(&[
+            (0, "P0S3-8-12-00.loads", Sent),
+            (1, "P0S3-8-12-00.sb2", Sent),
+            (9, "P0S3-8-12-00.sb2", Sent),
+        ])
+    }
+
+    fn file_not_found() -> Vec<Observation> {
+        log(&[
+            (0, "P0S3-8-12-00.loads", Sent),
+            (0, "P0S3-8-12-00.sb2", NotFound),
+        ])
+    }
+
+    fn transfer_failed() -> Vec<Observation> {
+        log(&[(0, "P0S3-8-12-00.sb2", Failed)])
+    }
+
+    fn password_refused() -> Vec<Observation> {
+        let mut history = log(&[
+            (0, "SIPDefault.cnf", Sent),
+            (0, "SIP0018B9000001.cnf", Sent),
+        ]);
+        let refused = Seen::AuthFailed {
+            line: "1001".into(),
+            cause: "wrong password".into(),
+        };
+        then(&mut history, 5, refused);
+        history
+    }
+
+    /// §1.2 B up to the loader's reboot, then its application is missing.
+    fn protocol_application_invalid() -> Vec<Observation> {
+        let mut history = ual_hunt(0, Sent);
+        history.extend(log(&[
+            (0, "P0S3-8-12-00.loads", Sent),
+            (1, "P003-8-12-00.sbn", Sent),
+        ]));
+        history.extend(ual_hunt(27, Sent));
+        history.extend(log(&[
+            (28, "P0S3-8-12-00.loads", Sent),
+            (30, "P0S3-8-12-00.sb2", NotFound),
+        ]));
+        history
+    }
+
+    /// §1.2 B's hunt for a phone phoneprov does not list: XMLDefault.cnf.xml
+    /// names no load, and the loader starts over.
+    fn no_load_specified() -> Vec<Observation> {
+        [ual_hunt(0, Sent), ual_hunt(180, Sent)].concat()
+    }
+
+    /// The SIP firmware's first boot in the seed's guide: "Phone Unprovisioned".
+    fn unprovisioned() -> Vec<Observation> {
+        log(&[
+            (76, "SIPDefault.cnf", Sent),
+            (76, "SIP001DA219AFA7.cnf", NotFound),
+        ])
+    }
+
+    /// "TFTP Timeout", then "Configuring IP" again (the seed's 7940).
+    fn tftp_timeout() -> Vec<Observation> {
+        vec![at(0, Seen::Address), at(60, Seen::Address)]
+    }
+
+    fn w210_buffer_full() -> Vec<Observation> {
+        log(&[(0, "OS79XX.TXT", Sent), (0, "SIPDefault.cnf", Failed)])
+    }
+
+    fn os79xx_trailing_space() -> Vec<Observation> {
+        log(&[(0, "OS79XX.TXT", Sent), (0, "P0S30203 .bin", NotFound)])
+    }
+
+    fn mac_wrong_case() -> Vec<Observation> {
+        let mut history = log(&[
+            (0, "CTLSEP0018B9000001.tlv", NotFound),
+            (0, "SEP0018B9000001.cnf.xml", Sent),
+        ]);
+        history.push(at(
+            0,
+            Seen::OtherCase {
+                name: "SEP0018B9000001.cnf.xml".into(),
+                on_disk: "sep0018b9000001.cnf.xml".into(),
+            },
+        ));
+        history
+    }
+
+    fn another_dhcp_server() -> Vec<Observation> {
+        vec![at(
+            0,
+            Seen::OtherDhcpServer {
+                server: Ipv4Addr::new(10, 0, 0, 1),
+            },
+        )]
+    }
+
+    /// Builds a history that shows one catalog entry.
+    type Pattern = fn() -> Vec<Observation>;
+
+    /// Every catalog entry that events can show, and a history that shows it.
+    const PATTERNS: [(&str, Pattern); 14] = [
+        ("hunting-without-config", hunting_without_config),
+        ("sip-config-again-and-again", sip_config_again_and_again),
+        ("image-rejected", image_rejected),
+        ("file-not-found", file_not_found),
+        ("transfer-failed", transfer_failed),
+        ("password-refused", password_refused),
+        ("protocol-application-invalid", protocol_application_invalid),
+        ("no-load-specified", no_load_specified),
+        ("unprovisioned", unprovisioned),
+        ("tftp-timeout", tftp_timeout),
+        ("w210-buffer-full", w210_buffer_full),
+        ("os79xx-trailing-space", os79xx_trailing_space),
+        ("mac-wrong-case", mac_wrong_case),
+        ("another-dhcp-server", another_dhcp_server),
+    ];
+
+    #[test]
+    fn every_diagnosis_seen_in_events_has_a_pattern_that_reveals_it() {
+        let mut covered: Vec<&str> = PATTERNS.iter().map(|(id, _)| *id).collect();
+        let mut seen: Vec<&str> = diagnosis::catalog()
+            .iter()
+            .filter(|d| d.seen_in_events())
+            .map(|d| d.id.as_str())
+            .collect();
+        covered.sort();
+        seen.sort();
+        assert_eq!(covered, seen);
+        for (id, pattern) in PATTERNS {
+            let findings = infer(&pattern()).findings;
+            assert!(
+                findings.iter().any(|f| f.diagnosis().id == id),
+                "{id}: {findings:?}"
+            );
+            for finding in findings {
+                let problem = finding.problem();
+                assert!(!problem.contains('{'), "{id}: {problem}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_application_missing_after_the_loader_is_protocol_application_invalid() {
+        let history = protocol_application_invalid();
+        assert_eq!(
+            infer(&history).findings,
+            vec![Finding::NoApplication {
+                image: "P0S3-8-12-00.sb2".into()
+            }],
+            "not also a plain missing file"
+        );
+        let mut served = history.clone();
+        served.extend(log(&[(300, "P0S3-8-12-00.sb2", Sent)]));
+        assert_eq!(infer(&served).findings, vec![]);
+    }
+
+    #[test]
+    fn hunts_that_find_a_file_naming_no_load_are_no_load_specified() {
+        let looping = infer(&no_load_specified());
+        assert_eq!(looping.stage, Stage::Hunting);
+        assert_eq!(looping.findings, vec![Finding::NoLoadNamed { hunts: 2 }]);
+        let once = infer(&ual_hunt(0, Sent));
+        assert_eq!(once.findings, vec![], "one hunt may go on to its load");
+    }
+
+    #[test]
+    fn addresses_without_requests_are_a_tftp_timeout_until_a_request_comes() {
+        let mut history = tftp_timeout();
+        history.push(at(120, Seen::Address));
+        assert_eq!(
+            infer(&history).findings,
+            vec![Finding::NoFileRequests { addresses: 3 }]
+        );
+        assert_eq!(infer(&history[..1]).findings, vec![], "one boot's address");
+        history.extend(log(&[(130, "OS79XX.TXT", Sent)]));
+        assert_eq!(infer(&history).findings, vec![]);
+    }
+
+    #[test]
+    fn another_servers_address_matters_until_the_phone_asks_for_a_file() {
+        let mut history = vec![at(0, Seen::Address)];
+        history.extend(another_dhcp_server());
+        let other = infer(&history);
+        assert_eq!(other.stage, Stage::Addressed);
+        assert_eq!(
+            other.findings,
+            vec![Finding::OtherDhcpServer {
+                server: Ipv4Addr::new(10, 0, 0, 1)
+            }]
+        );
+        history.extend(log(&[(5, "CTLSEP0018B9000001.tlv", NotFound)]));
+        assert_eq!(
+            infer(&history).findings,
+            vec![],
+            "it found phoneprov anyway"
+        );
+    }
+
+    #[test]
+    fn sipdefault_breaking_off_on_old_firmware_is_buffer_full_with_its_retries() {
+        let mut history = w210_buffer_full();
+        history.extend(log(&[(4, "SIPDefault.cnf", Failed)]));
+        assert_eq!(
+            infer(&history).findings,
+            vec![Finding::BufferFull {
+                name: "SIPDefault.cnf".into()
+            }]
+        );
+        let after_a_hunt = log(&[
+            (0, "XMLDefault.cnf.xml", Sent),
+            (0, "SIPDefault.cnf", Failed),
+        ]);
+        assert_eq!(
+            infer(&after_a_hunt).findings,
+            vec![Finding::TransferFailed {
+                name: "SIPDefault.cnf".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_blank_before_the_extension_comes_from_os79xx() {
+        assert_eq!(
+            infer(&os79xx_trailing_space()).findings,
+            vec![Finding::SpaceInName {
+                name: "P0S30203 .bin".into()
+            }]
+        );
+        assert!(blank_before_extension("P0S30203.bin "));
+        assert!(!blank_before_extension("P0S3-8-12-00.sb2"));
+        assert!(!blank_before_extension("US/7960-tones.xml"));
+    }
+
+    #[test]
+    fn a_mac_file_in_another_case_counts_until_it_is_found_under_its_own_name() {
+        let mut history = mac_wrong_case();
+        assert_eq!(
+            infer(&history).findings,
+            vec![Finding::MacInOtherCase {
+                name: "SEP0018B9000001.cnf.xml".into(),
+                on_disk: "sep0018b9000001.cnf.xml".into()
+            }]
+        );
+        history.extend(log(&[
+            (300, "CTLSEP0018B9000001.tlv", NotFound),
+            (300, "SEP0018B9000001.cnf.xml", Sent),
+            (300, "P0S3-8-12-00.loads", Sent),
+        ]));
+        assert_eq!(infer(&history).findings, vec![], "renamed");
+        let mut fixed_name = log(&[(0, "xmlDefault.CNF.XML", Sent)]);
+        fixed_name.push(at(
+            0,
+            Seen::OtherCase {
+                name: "xmlDefault.CNF.XML".into(),
+                on_disk: "XMLDefault.cnf.xml".into(),
+            },
+        ));
+        assert_eq!(
+            infer(&fixed_name).findings,
+            vec![],
+            "a phone's own odd spelling of a fixed name is no fault of the folder"
         );
     }
 }
