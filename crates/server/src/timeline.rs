@@ -12,7 +12,7 @@ use phoneprov_cisco::ladder::{observed, Firmware, FirmwareFolder, FirmwareWatch}
 use phoneprov_cisco::stage::{infer, Fetched, Inference, Observation, Seen};
 use phoneprov_cisco::LoadName;
 use phoneprov_cisco::{Mac, PhoneFile};
-use phoneprov_dhcp::DhcpEvent;
+use phoneprov_dhcp::{DhcpEvent, IgnoreReason, RequestState};
 use phoneprov_sip::SipEvent;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
@@ -90,20 +90,30 @@ impl Timelines {
         });
     }
 
-    /// Adds `event` to the timeline of its phone, if it names one.
+    /// Adds what `event` says to the timeline of its phone, if it names one.
     pub fn note(&self, event: &Event) {
         let mut book = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let (phone, observation) = match event {
+        let (phone, observations) = match event {
             Event::Dhcp(exchange) => {
                 let Some(hwaddr) = exchange.hwaddr else {
                     return;
                 };
-                let DhcpEvent::Acked { ip, .. } = exchange.event else {
-                    return;
-                };
                 let phone = Mac(hwaddr.octets());
-                book.leased.insert(IpAddr::V4(ip), phone);
-                (phone, observe(exchange.at, Seen::Address))
+                let seen = match exchange.event {
+                    DhcpEvent::Acked { ip, state, .. } => {
+                        book.leased.insert(IpAddr::V4(ip), phone);
+                        // A renewal is no boot: the phone goes on as it was.
+                        if matches!(state, RequestState::Renewing | RequestState::Rebinding) {
+                            return;
+                        }
+                        Seen::Address
+                    }
+                    DhcpEvent::Ignored {
+                        why: IgnoreReason::ChoseAnotherServer(server),
+                    } => Seen::OtherDhcpServer { server },
+                    _ => return,
+                };
+                (phone, vec![observe(exchange.at, seen)])
             }
             Event::Tftp(tftp) => {
                 let outcome = match tftp.outcome {
@@ -126,11 +136,20 @@ impl Timelines {
                 let Some(phone) = phone else {
                     return;
                 };
-                let seen = Seen::Fetch {
+                let mut seen = vec![Seen::Fetch {
                     name: tftp.requested.clone(),
                     outcome,
-                };
-                (phone, observe(tftp.at, seen))
+                }];
+                if let (true, Some(on_disk)) = (tftp.case_mismatch, &tftp.served_as) {
+                    seen.push(Seen::OtherCase {
+                        name: tftp.requested.clone(),
+                        on_disk: on_disk.clone(),
+                    });
+                }
+                (
+                    phone,
+                    seen.into_iter().map(|s| observe(tftp.at, s)).collect(),
+                )
             }
             Event::Sip(exchange) => {
                 let Some(phone) = exchange.phone else {
@@ -153,17 +172,19 @@ impl Timelines {
                     },
                     _ => return,
                 };
-                (phone, observe(exchange.at, seen))
+                (phone, vec![observe(exchange.at, seen)])
             }
         };
         if !book.phones.contains_key(&phone) && book.phones.len() >= PHONES_FOLLOWED {
             return;
         }
         let timeline = book.phones.entry(phone).or_default();
-        if timeline.len() == KEPT_PER_PHONE {
-            timeline.pop_front();
+        for observation in observations {
+            if timeline.len() == KEPT_PER_PHONE {
+                timeline.pop_front();
+            }
+            timeline.push_back(observation);
         }
-        timeline.push_back(observation);
     }
 
     /// `phone`'s timeline, oldest first.
@@ -251,21 +272,33 @@ mod tests {
         None
     }
 
-    #[test]
-    fn requests_are_tied_to_the_phone_by_file_name_then_by_lease() {
-        let timelines = Timelines::new(nobody);
-        let ack = Event::Dhcp(DhcpExchange {
+    /// The phone's DHCP exchange that ended in `event`.
+    fn dhcp(event: DhcpEvent) -> Event {
+        Event::Dhcp(DhcpExchange {
             at: SystemTime::now(),
             from: SocketAddrV4::new(LEASED, 68),
             hwaddr: Some(HwAddr::new(PHONE.0)),
             vendor_class: None,
-            event: DhcpEvent::Acked {
-                ip: LEASED,
-                state: RequestState::Selecting,
-                expires: SystemTime::now(),
-            },
-        });
-        timelines.note(&ack);
+            event,
+        })
+    }
+
+    fn acked(state: RequestState) -> Event {
+        dhcp(DhcpEvent::Acked {
+            ip: LEASED,
+            state,
+            expires: SystemTime::now(),
+        })
+    }
+
+    fn findings(timelines: &Timelines) -> Vec<Finding> {
+        timelines.status()[0].inference.findings.clone()
+    }
+
+    #[test]
+    fn requests_are_tied_to_the_phone_by_file_name_then_by_lease() {
+        let timelines = Timelines::new(nobody);
+        timelines.note(&acked(RequestState::Selecting));
         assert_eq!(timelines.phone_at(IpAddr::V4(LEASED)), Some(PHONE));
         let not_found = || TftpOutcome::NotFound {
             reason: "none".into(),
@@ -296,6 +329,58 @@ mod tests {
             status[0].inference.findings,
             vec![Finding::Missing {
                 name: "P0S3-8-12-00.sb2".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn boots_without_requests_are_a_tftp_timeout_and_renewals_are_no_boot() {
+        let timelines = Timelines::new(nobody);
+        timelines.note(&acked(RequestState::Selecting));
+        timelines.note(&acked(RequestState::InitReboot));
+        assert_eq!(
+            findings(&timelines),
+            vec![Finding::NoFileRequests { addresses: 2 }]
+        );
+        timelines.note(&fetch(LEASED, "OS79XX.TXT", TftpOutcome::Sent));
+        for state in [RequestState::Renewing, RequestState::Rebinding] {
+            timelines.note(&acked(state));
+        }
+        let status = timelines.status();
+        assert_eq!(status[0].inference.stage, Stage::OldBoot, "still booting");
+        assert_eq!(status[0].inference.findings, vec![]);
+        assert_eq!(timelines.phone_at(IpAddr::V4(LEASED)), Some(PHONE));
+    }
+
+    #[test]
+    fn a_phone_taking_another_servers_offer_is_a_finding() {
+        let timelines = Timelines::new(nobody);
+        let other = Ipv4Addr::new(10, 0, 0, 1);
+        timelines.note(&dhcp(DhcpEvent::Ignored {
+            why: IgnoreReason::ChoseAnotherServer(other),
+        }));
+        assert_eq!(
+            findings(&timelines),
+            vec![Finding::OtherDhcpServer { server: other }]
+        );
+    }
+
+    #[test]
+    fn a_file_found_only_in_another_case_is_noted_beside_the_request() {
+        let timelines = Timelines::new(nobody);
+        let mut misnamed = fetch(LEASED, "SEP0018B9000001.cnf.xml", TftpOutcome::Sent);
+        if let Event::Tftp(request) = &mut misnamed {
+            request.served_as = Some("sep0018b9000001.cnf.xml".into());
+            request.case_mismatch = true;
+        }
+        timelines.note(&misnamed);
+        let status = timelines.status();
+        assert_eq!(status[0].inference.stage, Stage::Hunting);
+        assert_eq!(
+            status[0].inference.findings,
+            vec![Finding::MacInOtherCase {
+                name: "SEP0018B9000001.cnf.xml".into(),
+                on_disk: "sep0018b9000001.cnf.xml".into()
             }]
         );
     }
