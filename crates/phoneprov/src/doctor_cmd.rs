@@ -1,6 +1,10 @@
 //! `phoneprov doctor`: checks that phoneprov can run here, one line per
 //! finding, each with the fix.
 
+mod addresses;
+mod files;
+mod firewall;
+
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -26,17 +30,30 @@ use crate::dhcp_check::{interface_words, look, own_addresses, probe_fix, probe_i
 ///
 /// - firmware: the firmware folder can be read, and its loads are complete.
 ///
-/// - tftp port, dhcp port: the ports of [tftp] and [dhcp] are free, or who
-///   holds them.
+/// - files: phoneprov.toml is private (it holds the SIP passwords); the
+///   state directory can be written, or made, and is private (leases,
+///   registrations, the control socket); every firmware file can be read.
+///
+/// - address: [server] address, which phones are told, is on an interface
+///   of this machine that is up and has a link, and is not the loopback or
+///   a link-local address; the [dhcp] pool is on that interface's network.
+///
+/// - tftp port, dhcp port, sip port: the ports of [tftp], [dhcp] and [sip]
+///   are free, or who holds them.
+///
+/// - firewall: the rules `nft` and `iptables-save` show let in what the
+///   phones send: DHCP, TFTP requests, the acknowledgements of TFTP
+///   transfers (sent to each transfer's own port) and SIP.
 ///
 /// - dhcp: which DHCP servers answer on the phones' network. It broadcasts
 ///   a DHCPDISCOVER from a made-up MAC and lists every offer; it never
 ///   accepts one, so no address is taken. The other server may log it,
 ///   with vendor class "phoneprov probe for other DHCP servers".
 ///
-/// Run it as you run `phoneprov serve` (ports under 1024 need root or
-/// CAP_NET_BIND_SERVICE, e.g. `sudo phoneprov doctor`). The exit status is
-/// 1 when a check found a PROBLEM, 0 otherwise.
+/// Run it as you run `phoneprov serve` (ports under 1024 and the firewall
+/// need root or CAP_NET_BIND_SERVICE, e.g. `sudo phoneprov doctor`). The
+/// exit status is 1 when a check found a PROBLEM, 0 otherwise. See
+/// docs/doctor.md.
 ///
 /// Example: sudo phoneprov doctor --interface eth0 --wait 5
 #[derive(Args)]
@@ -129,7 +146,15 @@ pub fn run(args: DoctorArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
     let config = check_config(&mut report, explicit);
     if let Some(config) = &config {
         check_firmware(&mut report, config);
+        files::check(&mut report, config);
+        addresses::check(&mut report, config);
         check_ports(&mut report, config);
+        let interface = probe_interface(Some(config), args.interface.as_deref());
+        firewall::check(
+            &mut report,
+            &firewall::phones_traffic(config),
+            interface.as_deref(),
+        );
     }
     check_dhcp_servers(
         &mut report,
@@ -292,8 +317,8 @@ fn check_firmware(report: &mut Report, config: &Config) {
     }
 }
 
-/// The TFTP port, and the DHCP port when `[dhcp]` is on, bound for a moment
-/// exactly as `serve` binds them.
+/// The TFTP port, the DHCP port when `[dhcp]` is on and the SIP port when
+/// the registrar is, bound for a moment exactly as `serve` binds them.
 fn check_ports(report: &mut Report, config: &Config) {
     check_port(
         report,
@@ -310,6 +335,16 @@ fn check_ports(report: &mut Report, config: &Config) {
             dhcp.interface.as_deref(),
             "stop that DHCP server on this machine, or leave DHCP to it: [dhcp] mode = \"off\", \
              and give the phones option 150 there",
+        );
+    }
+    if let Some(sip) = &config.sip {
+        check_port(
+            report,
+            "sip port",
+            sip.bind,
+            None,
+            "stop that SIP server (for Asterisk: `systemctl disable --now asterisk`), or give \
+             [sip] bind another port (the phones are told it)",
         );
     }
 }

@@ -1,9 +1,11 @@
 //! Checks made before serving, for `phoneprov doctor`: can a port be taken
-//! the way the servers take it, and if not, which process holds it.
+//! the way the servers take it, and if not, which process holds it; which
+//! addresses this machine has, on which interfaces.
 
+use std::ffi::CStr;
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -101,6 +103,86 @@ fn socket_inodes(table: &str, port: u16) -> impl Iterator<Item = &str> + '_ {
     })
 }
 
+/// One IPv4 address of a network interface of this machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceAddress {
+    pub interface: String,
+    pub address: Ipv4Addr,
+    /// The length of the network's prefix: 24 for 10.0.0.2/24.
+    pub prefix: u32,
+    /// The interface is up (`ip link set eth0 up`).
+    pub up: bool,
+    /// It has a link: a cable, a switch port that is on (IFF_RUNNING).
+    pub running: bool,
+}
+
+impl InterfaceAddress {
+    /// The first address of its network: 10.0.0.0 for 10.0.0.2/24.
+    pub fn network(&self) -> Ipv4Addr {
+        let mask = u32::MAX.checked_shl(32 - self.prefix).unwrap_or(0);
+        Ipv4Addr::from(u32::from(self.address) & mask)
+    }
+
+    /// True when `ip` is on its network.
+    pub fn network_holds(&self, ip: Ipv4Addr) -> bool {
+        InterfaceAddress {
+            address: ip,
+            ..self.clone()
+        }
+        .network()
+            == self.network()
+    }
+}
+
+impl fmt::Display for InterfaceAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}/{}", self.interface, self.address, self.prefix)
+    }
+}
+
+/// Every IPv4 address of this machine's interfaces, from the kernel
+/// (getifaddrs), those of interfaces that are down too.
+pub fn interface_addresses() -> io::Result<Vec<InterfaceAddress>> {
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    let mut addresses = Vec::new();
+    // SAFETY: getifaddrs fills `list` with a linked list that is freed below
+    // with freeifaddrs; every node is read only while the list lives, and
+    // its address and netmask are read as sockaddr_in only when the
+    // address's family says AF_INET (the netmask's is the same).
+    unsafe {
+        if libc::getifaddrs(&mut list) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut node = list;
+        while !node.is_null() {
+            let entry = &*node;
+            node = entry.ifa_next;
+            if entry.ifa_addr.is_null()
+                || entry.ifa_netmask.is_null()
+                || i32::from((*entry.ifa_addr).sa_family) != libc::AF_INET
+            {
+                continue;
+            }
+            let v4 = |sockaddr: *const libc::sockaddr| {
+                let sockaddr = &*sockaddr.cast::<libc::sockaddr_in>();
+                Ipv4Addr::from(u32::from_be(sockaddr.sin_addr.s_addr))
+            };
+            let flags = entry.ifa_flags as libc::c_int;
+            addresses.push(InterfaceAddress {
+                interface: CStr::from_ptr(entry.ifa_name)
+                    .to_string_lossy()
+                    .into_owned(),
+                address: v4(entry.ifa_addr),
+                prefix: u32::from(v4(entry.ifa_netmask)).count_ones(),
+                up: flags & libc::IFF_UP != 0,
+                running: flags & libc::IFF_RUNNING != 0,
+            });
+        }
+        libc::freeifaddrs(list);
+    }
+    Ok(addresses)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +210,24 @@ mod tests {
         );
         drop(held);
         try_bind(addr, None).unwrap();
+    }
+
+    #[test]
+    fn the_loopback_is_listed_up_with_its_network() {
+        let addresses = interface_addresses().unwrap();
+        let lo = addresses
+            .iter()
+            .find(|a| a.address == Ipv4Addr::LOCALHOST)
+            .unwrap_or_else(|| panic!("no 127.0.0.1 in {addresses:?}"));
+        assert_eq!(lo.to_string(), "lo 127.0.0.1/8");
+        assert!(lo.up);
+        assert_eq!(lo.network(), Ipv4Addr::new(127, 0, 0, 0));
+        assert!(lo.network_holds(Ipv4Addr::new(127, 1, 2, 3)));
+        assert!(!lo.network_holds(Ipv4Addr::new(10, 0, 0, 1)));
+        let everything = InterfaceAddress {
+            prefix: 0,
+            ..lo.clone()
+        };
+        assert!(everything.network_holds(Ipv4Addr::new(10, 0, 0, 1)));
     }
 }
