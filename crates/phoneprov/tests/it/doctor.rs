@@ -457,3 +457,113 @@ fn with_no_other_server_doctor_reports_none_and_pool_mode_starts() {
     );
     assert!(!text.contains("warning: another"), "{text}");
 }
+
+#[test]
+fn doctor_reads_the_firewall_and_its_fix_works() {
+    if !require("nft") {
+        return;
+    }
+    let Some(lan) = Lan::new(None) else {
+        return;
+    };
+    let pool = lan.config("pool.toml", PHONEPROV_ADDRESS, "pool", "pp0");
+    // A firewall for a server that lets in DHCP and TFTP requests, SIP
+    // from one network only, and forgets the TFTP transfers.
+    for rule in [
+        "add table inet phones",
+        "add chain inet phones input { type filter hook input priority 0; policy drop; }",
+        "add rule inet phones input iif lo accept",
+        "add rule inet phones input udp dport { 67, 69 } accept",
+        "add rule inet phones input ip saddr 10.99.0.0/24 udp dport 5060 accept",
+    ] {
+        lan.phoneprov.must("nft", &[rule]);
+    }
+    let text = assert_exit(&lan.doctor(&pool, &[]), 1, "doctor behind a firewall");
+    let fix = "sudo nft insert rule inet phones input ct state established,related accept";
+    assert_contains(
+        &text,
+        &[
+            "PROBLEM  firewall   nftables drops TFTP acknowledgements (UDP ",
+            "on pp0, by the drop policy of chain inet phones input: each transfer is sent from a port of its own",
+            &format!("fix: let the phones' packets in: `{fix}`"),
+            "WARNING  firewall   nftables lets in UDP 5060 (SIP) on pp0 only by rule `ip saddr \
+             10.99.0.0/24 udp dport 5060 accept` in chain inet phones input",
+            "OK       firewall   nftables lets in UDP 67 (DHCP requests), UDP 69 (TFTP requests)\n",
+            "1 problem, ",
+        ],
+    );
+
+    // The fix, as doctor words it, is a command that works.
+    let fix: Vec<&str> = fix.split(' ').skip(2).collect();
+    lan.phoneprov.must("nft", &fix);
+    let text = assert_exit(&lan.doctor(&pool, &[]), 0, "doctor after the fix");
+    assert_contains(
+        &text,
+        &["OK       firewall   nftables lets in UDP 67 (DHCP requests), UDP 69 (TFTP requests), TFTP acknowledgements (UDP "],
+    );
+    assert!(!text.contains("PROBLEM"), "{text}");
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn doctor_checks_the_server_address_on_its_interface_and_the_files() {
+    let Some(lan) = Lan::new(None) else {
+        return;
+    };
+    let pool = lan.config("pool.toml", PHONEPROV_ADDRESS, "pool", "pp0");
+    chmod(&pool, 0o644);
+    let text = assert_exit(&lan.doctor(&pool, &[]), 0, "doctor");
+    let state = lan.dir.path().join("state");
+    assert_contains(
+        &text,
+        &[
+            "OK       address    [server] address 10.99.0.2 is on pp0 10.99.0.2/24, which is up",
+            "OK       address    the [dhcp] pool 10.99.0.200-10.99.0.220 is in the network of pp0 (10.99.0.0/24)",
+            &format!("WARNING  files      other users of this machine can open {} (mode 0644), which holds the phones' SIP passwords", pool.display()),
+            &format!("fix: `chmod 600 {}`", pool.display()),
+            &format!("OK       files      state directory {} does not exist yet; `phoneprov serve` makes it", state.display()),
+            "OK       sip port   UDP 0.0.0.0:5060 is free",
+        ],
+    );
+
+    // The fixes doctor gave, then the state directory open to all.
+    chmod(&pool, 0o600);
+    std::fs::create_dir(&state).unwrap();
+    chmod(&state, 0o755);
+    let text = assert_exit(&lan.doctor(&pool, &[]), 0, "doctor after chmod");
+    assert_contains(
+        &text,
+        &[
+            &format!("OK       files      {} is private (mode 0600)", pool.display()),
+            &format!("WARNING  files      other users of this machine can look into state directory {} (mode 0755)", state.display()),
+            &format!("fix: `chmod o-rwx {}`", state.display()),
+        ],
+    );
+
+    // An address of no interface here, and a pool off the network.
+    let elsewhere = lan.config("elsewhere.toml", "10.99.0.9", "pool", "pp0");
+    let text = assert_exit(&lan.doctor(&elsewhere, &[]), 1, "doctor, a foreign address");
+    assert_contains(
+        &text,
+        &[
+            "PROBLEM  address    [server] address 10.99.0.9, where phones are told to fetch their files and register, is not an address of this machine",
+            "(here: pp0 10.99.0.2/24)",
+        ],
+    );
+    lan.phoneprov.must("ip", &["addr", "flush", "dev", "pp0"]);
+    lan.phoneprov
+        .must("ip", &["addr", "add", "10.99.0.2/28", "dev", "pp0"]);
+    lan.phoneprov.must("ip", &["link", "set", "pp0", "down"]);
+    let text = assert_exit(&lan.doctor(&pool, &[]), 1, "doctor, interface down");
+    assert_contains(
+        &text,
+        &[
+            "PROBLEM  address    pp0, which holds [server] address 10.99.0.2, is down",
+            "fix: bring it up: `sudo ip link set pp0 up`",
+            "PROBLEM  address    the [dhcp] pool 10.99.0.200-10.99.0.220 is not in a network of pp0 (10.99.0.2/28)",
+        ],
+    );
+}
