@@ -50,16 +50,18 @@ use crate::dhcp_check::{interface_words, look, own_addresses, probe_fix, probe_i
 ///   accepts one, so no address is taken. The other server may log it,
 ///   with vendor class "phoneprov probe for other DHCP servers".
 ///
-/// Run it as you run `phoneprov serve` (ports under 1024 and the firewall
-/// need root or CAP_NET_BIND_SERVICE, e.g. `sudo phoneprov doctor`). The
-/// exit status is 1 when a check found a PROBLEM, 0 otherwise. See
-/// docs/doctor.md.
+/// Run it as you run `phoneprov serve`, e.g. `sudo phoneprov doctor`:
+/// ports under 1024 need root or CAP_NET_BIND_SERVICE, reading the
+/// firewall root or CAP_NET_ADMIN. The exit status is 1 when a check found
+/// a PROBLEM, 0 otherwise. See docs/doctor.md.
 ///
 /// Example: sudo phoneprov doctor --interface eth0 --wait 5
 #[derive(Args)]
 pub struct DoctorArgs {
-    /// The network interface to look for DHCP servers on [default: [dhcp]
-    /// interface, else the interface that holds [server] address].
+    /// The phones' network interface: where to look for DHCP servers, and
+    /// what firewall rules naming an interface are judged against
+    /// [default: [dhcp] interface, else the interface that holds [server]
+    /// address].
     #[arg(long, value_name = "NAME")]
     interface: Option<String>,
     /// Seconds to collect DHCP offers. Servers that ping an address before

@@ -149,7 +149,7 @@ fn check_firmware_files(report: &mut Report, dir: &Path) {
         report.problem(
             CHECK,
             format!(
-                "this user cannot read {} in firmware folder {}: a phone asking for one gets an error",
+                "this user cannot read {} in firmware folder {}: a phone asking for such a file gets an error",
                 unreadable.join(", "),
                 dir.display()
             ),

@@ -404,10 +404,16 @@ fn run(program: &str, args: &[&str]) -> Option<Result<String, String>> {
     };
     if !output.status.success() {
         let said = String::from_utf8_lossy(&output.stderr);
+        let said: Vec<&str> = said
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let command: Vec<&str> = [program].iter().chain(args).copied().collect();
         return Some(Err(format!(
-            "`{program} {}` failed: {}",
-            args.join(" "),
-            said.trim()
+            "`{}` failed: {}",
+            command.join(" "),
+            said.join("; ")
         )));
     }
     Some(Ok(String::from_utf8_lossy(&output.stdout).into_owned()))
