@@ -5,6 +5,7 @@ mod config_cmd;
 mod control;
 mod dhcp_check;
 mod doctor_cmd;
+mod explain_cmd;
 mod export_cmd;
 mod firmware_cmd;
 mod firmware_dir;
@@ -46,6 +47,7 @@ enum Command {
     Status(sip_cmd::StatusArgs),
     Render(serve_cmd::RenderArgs),
     Doctor(doctor_cmd::DoctorArgs),
+    Explain(explain_cmd::ExplainArgs),
     Export(export_cmd::ExportArgs),
     ImportTftp(import_cmd::ImportArgs),
 }
@@ -80,6 +82,7 @@ fn main() -> std::process::ExitCode {
         Command::Status(args) => sip_cmd::status(args, cli.config.as_deref()),
         Command::Render(args) => serve_cmd::render(args, cli.config.as_deref()),
         Command::Doctor(args) => doctor_cmd::run(args, cli.config.as_deref()),
+        Command::Explain(args) => explain_cmd::run(args),
         Command::Export(args) => export_cmd::run(args, cli.config.as_deref()),
         Command::ImportTftp(args) => import_cmd::run(args),
     };

@@ -14,6 +14,7 @@ mod clients;
 mod dhcp;
 mod dhcp_netns;
 mod doctor;
+mod explain;
 mod export;
 mod firmware;
 mod freebsd;
