@@ -232,12 +232,16 @@ pub fn position(
     reader: Reader,
 ) -> Position {
     let at = |load: &LoadName| Position::At(load.protocol, load.version);
-    let declared_era = |era| current.filter(|load| load.era() == era).map(at);
     match observed {
         Some(Firmware::Load(load)) => at(load),
         Some(Firmware::Sip(version)) => Position::At(Protocol::Sip, *version),
-        Some(Firmware::Loader(_)) => declared_era(Era::Ual).unwrap_or(Position::Loader),
-        Some(Firmware::OldBoot) => declared_era(Era::Os79xx).unwrap_or(Position::Unknown),
+        // A new loader does not change the application: a declared one,
+        // of either era, is still what runs.
+        Some(Firmware::Loader(_)) => current.map(at).unwrap_or(Position::Loader),
+        Some(Firmware::OldBoot) => current
+            .filter(|load| load.era() == Era::Os79xx)
+            .map(at)
+            .unwrap_or(Position::Unknown),
         None => match (current, reader) {
             (Some(load), _) => at(load),
             (None, Reader::Loader) => Position::Loader,
@@ -521,8 +525,10 @@ fn installed((load, kind): (LoadName, ImageKind), before: Option<Firmware>) -> F
         return Firmware::Load(load);
     }
     match before {
-        // A new loader under a known application of its era keeps it.
-        Some(Firmware::Load(app)) if app.era() == Era::Ual => Firmware::Load(app),
+        // The application stays until its own image comes: a phone on SIP
+        // 6.3 that took the 7.4 loader still runs SIP 6.3 until the 7.4
+        // application is in.
+        Some(Firmware::Load(app)) => Firmware::Load(app),
         _ => Firmware::Loader(Some(load)),
     }
 }
@@ -753,6 +759,12 @@ mod tests {
         assert_eq!(
             position(Some(&Firmware::Loader(None)), None, Reader::Nobody),
             Position::Loader
+        );
+        // SIP 6.3 that took the 7.4 loader still runs SIP 6.3.
+        let sip6 = load("P0S3-06-3-00");
+        assert_eq!(
+            position(Some(&Firmware::Loader(None)), Some(&sip6), Reader::Loader),
+            at("P0S3-06-3-00")
         );
     }
 

@@ -12,6 +12,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use phoneprov_cisco::files::PhoneFiles;
+use phoneprov_cisco::ladder::Reader;
+use phoneprov_cisco::render::Provisioning;
+use phoneprov_cisco::site::Phone;
 use phoneprov_cisco::stage::Stage;
 use phoneprov_cisco::Mac;
 use phoneprov_server::{CancellationToken, Event, EventBus, PhoneStatus, SipHandle, Timelines};
@@ -21,6 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::Config;
+use crate::plan_cmd::{describe, describe_plan};
 use crate::sip_cmd::{not_told, tell_to_reboot, SyncFile, NOTIFY_ANSWER_WAIT};
 
 const SOCKET: &str = "control.sock";
@@ -32,6 +36,14 @@ const MAX_REQUEST: u64 = 64 * 1024;
 pub enum Request {
     Registrations,
     Status,
+    /// One listed phone's way to its target.
+    Plan {
+        phone: String,
+    },
+    /// Everything known about one phone.
+    Show {
+        phone: String,
+    },
     /// Every phone when `phones` is absent.
     Reboot {
         phones: Option<Vec<String>>,
@@ -50,6 +62,10 @@ pub enum Reply {
     Rebooted {
         sync: u32,
         phones: Vec<RebootedPhone>,
+    },
+    /// Text to print as it is.
+    Lines {
+        lines: Vec<String>,
     },
     Error {
         message: String,
@@ -75,10 +91,41 @@ pub struct PhoneRow {
     /// Its description in phoneprov.toml; `None` for a phone not listed there.
     pub listed: Option<String>,
     pub stage: String,
+    /// What it runs, as far as phoneprov knows.
+    pub firmware: Option<String>,
+    /// Where it is on its way to its target.
+    pub ladder: Option<String>,
     /// Seconds ago.
     pub last_seen: Option<u64>,
     /// Each problem with its fix.
     pub findings: Vec<(String, String)>,
+}
+
+impl PhoneRow {
+    /// As `phoneprov status` prints it.
+    pub fn paragraph(&self) -> Vec<String> {
+        let who = match &self.listed {
+            Some(description) if !description.is_empty() => description.clone(),
+            Some(_) => "listed".into(),
+            None => "not in phoneprov.toml".into(),
+        };
+        let seen = match self.last_seen {
+            Some(secs) => format!("  (last seen {secs} s ago)"),
+            None => String::new(),
+        };
+        let mut lines = vec![format!("{}  {who}: {}{seen}", self.phone, self.stage)];
+        if let Some(firmware) = &self.firmware {
+            lines.push(format!("    firmware: {firmware}"));
+        }
+        if let Some(ladder) = &self.ladder {
+            lines.push(format!("    ladder: {ladder}"));
+        }
+        for (problem, fix) in &self.findings {
+            lines.push(format!("    PROBLEM: {problem}"));
+            lines.push(format!("      fix: {fix}"));
+        }
+        lines
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -207,36 +254,89 @@ impl Control {
     }
 
     async fn obey(&self, request: Request) -> Reply {
-        if let Request::Status = request {
-            return self.status();
+        match request {
+            Request::Status => self.status(),
+            Request::Plan { phone } => self.plan(&phone),
+            Request::Show { phone } => self.show(&phone),
+            Request::Registrations => match self.registrar() {
+                Ok(sip) => match sip.registrations().await {
+                    Ok(contacts) => Reply::Registrations {
+                        contacts: contacts
+                            .into_iter()
+                            .map(|c| Contact {
+                                line: c.line,
+                                phone: c.phone.map(|mac| mac.colons()),
+                                contact: c.contact,
+                                source: c.source.to_string(),
+                                expires_in: c.expires_in.as_secs(),
+                                model: c.model,
+                                user_agent: c.user_agent,
+                            })
+                            .collect(),
+                    },
+                    Err(e) => error(&e.to_string()),
+                },
+                Err(off) => off,
+            },
+            Request::Reboot { phones } => match self.registrar() {
+                Ok(sip) => self.reboot(sip, phones).await,
+                Err(off) => off,
+            },
         }
-        let Some(sip) = &self.sip else {
-            return error(
+    }
+
+    fn registrar(&self) -> Result<&SipHandle, Reply> {
+        self.sip.as_ref().ok_or_else(|| {
+            error(
                 "phoneprov's registrar is off ([sip] registrar = false): your PBX knows the \
                  phones (Asterisk: `sip notify cisco-check-cfg <peer>` reboots one)",
-            );
-        };
-        match request {
-            Request::Registrations => match sip.registrations().await {
-                Ok(contacts) => Reply::Registrations {
-                    contacts: contacts
-                        .into_iter()
-                        .map(|c| Contact {
-                            line: c.line,
-                            phone: c.phone.map(|mac| mac.colons()),
-                            contact: c.contact,
-                            source: c.source.to_string(),
-                            expires_in: c.expires_in.as_secs(),
-                            model: c.model,
-                            user_agent: c.user_agent,
-                        })
-                        .collect(),
-                },
-                Err(e) => error(&e.to_string()),
+            )
+        })
+    }
+
+    fn plan(&self, phone: &str) -> Reply {
+        let provisioning = self.files.provisioning();
+        let listed = phone
+            .parse::<Mac>()
+            .ok()
+            .and_then(|mac| provisioning.site().phone(mac));
+        match listed {
+            Some(listed) => Reply::Lines {
+                lines: describe_plan(&provisioning, listed),
             },
-            Request::Reboot { phones } => self.reboot(sip, phones).await,
-            Request::Status => self.status(),
+            None => error(&format!("{phone} is not in phoneprov.toml")),
         }
+    }
+
+    /// The phone's status paragraph, its way, then its timeline.
+    fn show(&self, phone: &str) -> Reply {
+        let mac = match phone.parse::<Mac>() {
+            Ok(mac) => mac,
+            Err(e) => return error(&e.to_string()),
+        };
+        let Reply::Status { phones } = self.status() else {
+            return error("no status");
+        };
+        let Some(row) = phones.into_iter().find(|row| row.phone == mac.colons()) else {
+            return error(&format!(
+                "{} is neither in phoneprov.toml nor seen since phoneprov serve started",
+                mac.colons()
+            ));
+        };
+        let mut lines = row.paragraph();
+        let provisioning = self.files.provisioning();
+        if let Some(listed) = provisioning.site().phone(mac) {
+            lines.push(String::new());
+            lines.extend(describe_plan(&provisioning, listed));
+        }
+        let history = self.timelines.history(mac);
+        lines.push(String::new());
+        lines.push(format!(
+            "timeline ({} events, oldest first):",
+            history.len()
+        ));
+        lines.extend(history.iter().map(|o| format!("  {}", describe(o))));
+        Reply::Lines { lines }
     }
 
     /// Every listed phone, then every other phone seen, with its stage.
@@ -250,8 +350,8 @@ impl Control {
             .map(|s| (s.phone, s))
             .collect();
         let now = std::time::SystemTime::now();
-        let row = |phone: Mac, listed: Option<String>, status: Option<PhoneStatus>| {
-            let (stage, last_seen, findings) = match status {
+        let row = |phone: Mac, listed: Option<&Phone>, status: Option<PhoneStatus>| {
+            let (stage, last_seen, mut findings) = match &status {
                 Some(s) => (
                     s.inference.stage.sentence(),
                     s.last_seen
@@ -264,10 +364,26 @@ impl Control {
                 ),
                 None => (Stage::NotSeen.sentence(), None, Vec::new()),
             };
+            let way = listed.and_then(|p| Way::of(&provisioning, p));
+            if let Some(way) = &way {
+                // Not knowing an unseen phone's firmware is no problem yet.
+                let problem = way.problem.clone().filter(|_| status.is_some());
+                findings.extend(problem);
+            }
+            let firmware = provisioning
+                .watch()
+                .and_then(|watch| watch.running(phone))
+                .map(|f| f.to_string())
+                .or_else(|| {
+                    let current = listed?.current.as_ref()?;
+                    Some(format!("{current} (declared in phoneprov.toml)"))
+                });
             PhoneRow {
                 phone: phone.colons(),
-                listed,
+                listed: listed.map(|p| p.description.clone().unwrap_or_default()),
                 stage,
+                firmware,
+                ladder: way.map(|way| way.progress),
                 last_seen,
                 findings,
             }
@@ -275,10 +391,7 @@ impl Control {
         let mut phones: Vec<PhoneRow> = site
             .phones
             .iter()
-            .map(|p| {
-                let description = p.description.clone().unwrap_or_default();
-                row(p.mac, Some(description), seen.remove(&p.mac))
-            })
+            .map(|p| row(p.mac, Some(p), seen.remove(&p.mac)))
             .collect();
         let mut others: Vec<PhoneStatus> = seen.into_values().collect();
         others.sort_by_key(|s| s.phone.0);
@@ -364,5 +477,48 @@ impl Control {
 fn error(message: &str) -> Reply {
     Reply::Error {
         message: message.into(),
+    }
+}
+
+/// A listed phone's way to its target, in words.
+pub struct Way {
+    /// `at its target P0S3-8-12-00`, or the rungs still to go.
+    pub progress: String,
+    /// Why it cannot go on, with the fix.
+    pub problem: Option<(String, String)>,
+}
+
+impl Way {
+    /// None for a phone with no target (nothing to reach).
+    pub fn of(provisioning: &Provisioning, phone: &Phone) -> Option<Way> {
+        let plan = provisioning.plan(phone, Reader::Nobody)?;
+        let target = &plan.target;
+        let rungs: Vec<&str> = plan.rungs.iter().map(|l| l.as_str()).collect();
+        let progress = match (&plan.stop, rungs.is_empty()) {
+            (None, true) => format!("at its target {target}"),
+            (None, false) => format!(
+                "{} to go: {}",
+                plural(rungs.len(), "load"),
+                rungs.join(" -> ")
+            ),
+            (Some(_), true) => format!("stopped on its way to {target}"),
+            (Some(_), false) => format!(
+                "{} to go, then stopped on its way to {target}: {}",
+                plural(rungs.len(), "load"),
+                rungs.join(" -> ")
+            ),
+        };
+        Some(Way {
+            progress,
+            problem: plan.stop.map(|stop| (stop.problem(target), stop.fix())),
+        })
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
     }
 }

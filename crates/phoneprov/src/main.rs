@@ -1,5 +1,6 @@
 //! phoneprov: convert and provision Cisco 7940/7960 phones from one binary.
 
+mod climb;
 mod config;
 mod config_cmd;
 mod control;
@@ -12,6 +13,7 @@ mod firmware_dir;
 mod import_cmd;
 mod init_cmd;
 mod leases_cmd;
+mod plan_cmd;
 mod reload;
 mod ring_cmd;
 mod serve_cmd;
@@ -45,6 +47,8 @@ enum Command {
     Registrations(sip_cmd::RegistrationsArgs),
     Reboot(sip_cmd::RebootArgs),
     Status(sip_cmd::StatusArgs),
+    Plan(plan_cmd::PlanArgs),
+    Show(plan_cmd::ShowArgs),
     Render(serve_cmd::RenderArgs),
     Doctor(doctor_cmd::DoctorArgs),
     Explain(explain_cmd::ExplainArgs),
@@ -80,6 +84,8 @@ fn main() -> std::process::ExitCode {
         Command::Registrations(args) => sip_cmd::registrations(args, cli.config.as_deref()),
         Command::Reboot(args) => sip_cmd::reboot(args, cli.config.as_deref()),
         Command::Status(args) => sip_cmd::status(args, cli.config.as_deref()),
+        Command::Plan(args) => plan_cmd::plan(args, cli.config.as_deref()),
+        Command::Show(args) => plan_cmd::show(args, cli.config.as_deref()),
         Command::Render(args) => serve_cmd::render(args, cli.config.as_deref()),
         Command::Doctor(args) => doctor_cmd::run(args, cli.config.as_deref()),
         Command::Explain(args) => explain_cmd::run(args),

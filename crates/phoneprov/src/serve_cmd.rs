@@ -19,6 +19,7 @@ use phoneprov_server::{neighbours, DhcpServerSettings, TftpEvent, Timelines};
 use phoneprov_store::SqliteLeases;
 use serde::{Deserialize, Serialize};
 
+use crate::climb::Climb;
 use crate::config::{self, Config};
 use crate::control::{Control, ControlSocket};
 use crate::leases_cmd::lease_db;
@@ -229,6 +230,14 @@ pub(crate) fn serve_config(
                 failed = Some(e);
                 running.shutdown.cancel();
                 return;
+            }
+            if let Some(sip) = &running.sip {
+                Climb {
+                    files: Arc::clone(&files),
+                    sync: Arc::clone(&sync),
+                    sip: sip.clone(),
+                }
+                .spawn(&running.events, running.shutdown.clone());
             }
             Watch {
                 who: "phoneprov serve",

@@ -309,18 +309,8 @@ pub fn status(_args: StatusArgs, explicit: Option<&Path>) -> anyhow::Result<()> 
         bail!("phoneprov serve gave an unexpected answer");
     };
     for phone in phones {
-        let who = match &phone.listed {
-            Some(description) if !description.is_empty() => description.clone(),
-            Some(_) => "listed".into(),
-            None => "not in phoneprov.toml".into(),
-        };
-        let seen = match phone.last_seen {
-            Some(secs) => format!("  (last seen {secs} s ago)"),
-            None => String::new(),
-        };
-        println!("{}  {who}: {}{seen}", phone.phone, phone.stage);
-        for (problem, fix) in &phone.findings {
-            println!("    PROBLEM: {problem}\n      fix: {fix}");
+        for line in phone.paragraph() {
+            println!("{line}");
         }
     }
     Ok(())

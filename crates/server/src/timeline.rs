@@ -183,7 +183,13 @@ impl Timelines {
             if timeline.len() == KEPT_PER_PHONE {
                 timeline.pop_front();
             }
-            timeline.push_back(observation);
+            // A transfer reaches the bus when it ends, maybe after the
+            // REGISTER that followed it: file each event by when it began.
+            let at = timeline
+                .iter()
+                .rposition(|o| o.at <= observation.at)
+                .map_or(0, |i| i + 1);
+            timeline.insert(at, observation);
         }
     }
 
@@ -397,6 +403,22 @@ mod tests {
             TftpOutcome::Sent,
         ));
         assert_eq!(timelines.status()[0].inference.stage, Stage::OldBoot);
+    }
+
+    #[test]
+    fn events_are_filed_by_when_they_began() {
+        let timelines = Timelines::new(nobody);
+        timelines.note(&acked(RequestState::Selecting));
+        // dialplan.xml asked for before the address above, its transfer
+        // ending (and reaching the bus) after it.
+        let mut late = fetch(LEASED, "dialplan.xml", TftpOutcome::Sent);
+        if let Event::Tftp(transfer) = &mut late {
+            transfer.at -= Duration::from_secs(1);
+        }
+        timelines.note(&late);
+        let history = timelines.history(PHONE);
+        assert!(matches!(&history[0].seen, Seen::Fetch { name, .. } if name == "dialplan.xml"));
+        assert_eq!(history[1].seen, Seen::Address);
     }
 
     #[test]

@@ -16,8 +16,9 @@
 //!   there (it would talk to a CallManager).
 //!
 //! Flashing checks what a real phone can check: the image exists, its size
-//! is plausible, and an unsigned image never replaces signed firmware
-//! (§3.1). A missing or refused image leaves the flash as it was; the phone
+//! is plausible, an unsigned image never replaces signed firmware, and a
+//! jump Cisco documents as impossible (SIP 2.x to 7.x, SCCP 3.x to SIP, SIP
+//! 6.x to SCCP; §3.1) fails with "Image Authentication Failed". A missing or refused image leaves the flash as it was; the phone
 //! says so and runs its old firmware, as real ones do (§1.4).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -34,8 +35,9 @@ use crate::sip::{self, SipConfig, UserAgent};
 use crate::tftp::{self, Fetched};
 
 /// Power cycles one `boot` may take before it gives up: a conversion from
-/// SCCP 8.x takes three (loader, application, up).
-const MAX_BOOTS: u32 = 8;
+/// SCCP 8.x takes three (loader, application, up), the whole SIP ladder
+/// from 2.x eight.
+const MAX_BOOTS: u32 = 12;
 
 /// The phone's timers, at real speed or scaled down so tests run fast.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -484,7 +486,7 @@ impl Phone {
         };
         let descriptor = format!("{load}.loads");
         if !self
-            .fetch_image(tftp, &descriptor, ImageKind::Loads, &load)
+            .fetch_image(tftp, &descriptor, ImageKind::Loads, &load, &load)
             .await?
         {
             return Ok(None);
@@ -497,11 +499,14 @@ impl Phone {
             return Ok(None);
         };
         if loader != self.flash.loader {
-            return self.install_loader(tftp, loader).await;
+            return self.install_loader(tftp, loader, &load).await;
         }
         if load != self.flash.app {
             let file = format!("{load}.sb2");
-            if !self.fetch_image(tftp, &file, ImageKind::Sb2, &load).await? {
+            if !self
+                .fetch_image(tftp, &file, ImageKind::Sb2, &load, &load)
+                .await?
+            {
                 return Ok(None);
             }
             self.flash.app = load;
@@ -530,15 +535,17 @@ impl Phone {
         self.install_single_image(tftp, file, &name).await
     }
 
-    /// Writes `loader`'s `.sbn` to flash. Some(why) to reboot.
+    /// Writes `loader`'s `.sbn` to flash, on the way to `aim`. Some(why) to
+    /// reboot.
     async fn install_loader(
         &mut self,
         tftp: Tftp,
         loader: LoadName,
+        aim: &LoadName,
     ) -> Result<Option<String>, BootError> {
         let file = format!("{loader}.sbn");
         if !self
-            .fetch_image(tftp, &file, ImageKind::Sbn, &loader)
+            .fetch_image(tftp, &file, ImageKind::Sbn, &loader, aim)
             .await?
         {
             return Ok(None);
@@ -572,7 +579,7 @@ impl Phone {
                     self.refuse(target, "no loader is known for this load".into());
                     return Ok(None);
                 };
-                self.install_loader(tftp, loader).await
+                self.install_loader(tftp, loader, &load).await
             }
             Era::Os79xx => {
                 let kind = if load.signed() {
@@ -581,7 +588,7 @@ impl Phone {
                     ImageKind::Bin
                 };
                 let file = format!("{load}.{}", kind.extension());
-                if !self.fetch_image(tftp, &file, kind, &load).await? {
+                if !self.fetch_image(tftp, &file, kind, &load, &load).await? {
                     return Ok(None);
                 }
                 self.flash = Flash {
@@ -612,6 +619,7 @@ impl Phone {
         file: &str,
         kind: ImageKind,
         load: &LoadName,
+        aim: &LoadName,
     ) -> Result<bool, BootError> {
         let Some(image) = self.get(tftp, file).await? else {
             self.emit(PhoneEvent::ImageMissing { file: file.into() });
@@ -634,12 +642,17 @@ impl Phone {
             );
             return Ok(false);
         }
-        if kind != ImageKind::Loads {
-            self.emit(PhoneEvent::Flashed {
-                file: file.into(),
-                bytes: image.len(),
-            });
+        if kind == ImageKind::Loads {
+            return Ok(true);
         }
+        if let Some(why) = refused_jump(&self.flash.app, aim) {
+            self.refuse(file, format!("Image Authentication Failed: {why}"));
+            return Ok(false);
+        }
+        self.emit(PhoneEvent::Flashed {
+            file: file.into(),
+            bytes: image.len(),
+        });
         Ok(true)
     }
 
@@ -754,6 +767,43 @@ impl Phone {
     }
 }
 
+/// Why a phone running `app` refuses to install `aim`, as Cisco documents
+/// it (reference §3.1), independently of phoneprov's ladder rules: SIP
+/// climbs 4.4, 5.3, 6.x, 7.x one at a time; SCCP goes to SIP only from 5.x;
+/// SIP goes to SCCP only from 7.x.
+fn refused_jump(app: &LoadName, aim: &LoadName) -> Option<String> {
+    let (from, to) = (
+        (app.version.major, app.version.minor),
+        (aim.version.major, aim.version.minor),
+    );
+    match (app.protocol, aim.protocol) {
+        (Protocol::Sip, Protocol::Sip) if to > from => {
+            let highest = match from {
+                (0..=3, _) | (4, 0..=3) => (4, 4),
+                (4, _) => (5, 3),
+                (5, _) => (6, u8::MAX),
+                (6, _) => (7, u8::MAX),
+                _ => return None,
+            };
+            (to > highest).then(|| {
+                format!(
+                    "SIP {} cannot go straight to SIP {}: the SIP ladder is 4.4, 5.3, 6.x, 7.x",
+                    app.version, aim.version
+                )
+            })
+        }
+        (Protocol::Sccp, Protocol::Sip) if from.0 < 5 => Some(format!(
+            "SCCP {} cannot go to SIP: SCCP must be 5.x first",
+            app.version
+        )),
+        (Protocol::Sip, Protocol::Sccp) if from.0 < 7 => Some(format!(
+            "SIP {} cannot go to SCCP: SIP must be 7.x first",
+            app.version
+        )),
+        _ => None,
+    }
+}
+
 /// The text of the first `<name ...>text</name>` element (attributes
 /// allowed, `name` matched exactly, so `loadInformation` is not
 /// `loadInformation7`).
@@ -798,6 +848,38 @@ mod tests {
             Err(FlashError::Mgcp(_))
         ));
         assert!(!Flash::with("P0S30203").unwrap().signed());
+    }
+
+    #[test]
+    fn jumps_cisco_documents_as_impossible_are_refused() {
+        let refused = |from: &str, to: &str| {
+            refused_jump(
+                &LoadName::parse(from).unwrap(),
+                &LoadName::parse(to).unwrap(),
+            )
+        };
+        for (from, to) in [
+            ("P0S30203", "P0S3-05-3-00"),
+            ("P0S3-04-4-00", "P0S3-06-3-00"),
+            ("P0S3-05-3-00", "P0S3-07-4-00"),
+            ("P0S3-06-3-00", "P0S3-8-12-00"),
+            ("P00303030300", "P0S3-07-4-00"),
+            ("P0S3-06-3-00", "P00308010200"),
+        ] {
+            assert!(refused(from, to).is_some(), "{from} -> {to}");
+        }
+        for (from, to) in [
+            ("P0S30203", "P0S3-04-4-00"),
+            ("P0S3-04-4-00", "P0S3-05-3-00"),
+            ("P0S3-06-3-00", "P0S3-07-4-00"),
+            ("P0S3-07-4-00", "P0S3-8-12-00"),
+            ("P00305000200", "P0S3-07-4-00"),
+            ("P00303030300", "P00305000200"),
+            ("P0S3-8-12-00", "P00308010200"),
+            ("P0S3-8-12-00", "P0S3-05-3-00"),
+        ] {
+            assert_eq!(refused(from, to), None, "{from} -> {to}");
+        }
     }
 
     #[test]

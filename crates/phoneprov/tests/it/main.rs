@@ -18,6 +18,7 @@ mod explain;
 mod export;
 mod firmware;
 mod freebsd;
+mod ladder;
 mod lifecycle;
 mod refusals;
 mod sim;
