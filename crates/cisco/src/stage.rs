@@ -240,15 +240,15 @@ pub fn infer(history: &[Observation]) -> Inference {
     let recent = &history[since..];
     let mut findings = Vec::new();
     let hunts = hunts(recent);
-    let in_a_row = |found: bool| hunts.iter().rev().take_while(|f| **f == found).count();
-    if in_a_row(false) >= HUNTS_IN_A_ROW {
-        findings.push(Finding::HuntingWithoutConfig {
-            hunts: in_a_row(false),
-        });
+    let in_a_row = |like: fn(&Hunt) -> bool| hunts.iter().rev().take_while(|h| like(h)).count();
+    let empty = in_a_row(|h| !h.found);
+    if empty >= HUNTS_IN_A_ROW {
+        findings.push(Finding::HuntingWithoutConfig { hunts: empty });
     }
-    if in_a_row(true) >= HUNTS_IN_A_ROW {
+    let naming_no_load = in_a_row(|h| h.found && h.by_loader);
+    if naming_no_load >= HUNTS_IN_A_ROW {
         findings.push(Finding::NoLoadNamed {
-            hunts: in_a_row(true),
+            hunts: naming_no_load,
         });
     }
     findings.extend(again_and_again(recent));
@@ -392,13 +392,21 @@ fn next_stage(stage: Stage, earlier: &[Observation], o: &Observation) -> Stage {
     }
 }
 
-/// The hunts in a row at the end of the history, and whether each found a
-/// configuration file: a hunt starts with the trust list (CTLSEP, the first
-/// name the loader tries), or after a pause; anything but a hunt file ends
-/// it, and the phone going on to anything else (a `.loads`, an image, the
-/// SIP application's files) ends the row.
-fn hunts(recent: &[Observation]) -> Vec<bool> {
-    let mut hunts: Vec<bool> = Vec::new(); // found anything, per hunt
+/// One search for a configuration file.
+struct Hunt {
+    /// It found one.
+    found: bool,
+    /// It began with the trust list: the Universal Application Loader's,
+    /// which goes on to a `.loads` whenever the file found names a load.
+    by_loader: bool,
+}
+
+/// The hunts in a row at the end of the history: a hunt starts with the
+/// trust list (CTLSEP, the first name the loader tries), or after a pause;
+/// anything but a hunt file ends it, and the phone going on to anything
+/// else (a `.loads`, an image, the SIP application's files) ends the row.
+fn hunts(recent: &[Observation]) -> Vec<Hunt> {
+    let mut hunts: Vec<Hunt> = Vec::new();
     let mut in_hunt = false;
     let mut last_at: Option<SystemTime> = None;
     for (i, o) in recent.iter().enumerate() {
@@ -417,14 +425,16 @@ fn hunts(recent: &[Observation]) -> Vec<bool> {
             in_hunt = false;
             continue;
         }
-        if pause || !in_hunt || matches!(PhoneFile::parse(name), Some((PhoneFile::TrustList, _))) {
-            hunts.push(false);
+        let trust_list = matches!(PhoneFile::parse(name), Some((PhoneFile::TrustList, _)));
+        if pause || !in_hunt || trust_list {
+            hunts.push(Hunt {
+                found: false,
+                by_loader: trust_list,
+            });
             in_hunt = true;
         }
-        if *outcome == Fetched::Sent {
-            if let Some(found) = hunts.last_mut() {
-                *found = true;
-            }
+        if let Some(hunt) = hunts.last_mut() {
+            hunt.found |= *outcome == Fetched::Sent;
         }
     }
     hunts
@@ -990,6 +1000,15 @@ mod tests {
         assert_eq!(looping.findings, vec![Finding::NoLoadNamed { hunts: 2 }]);
         let once = infer(&ual_hunt(0, Sent));
         assert_eq!(once.findings, vec![], "one hunt may go on to its load");
+        let old_sccp_boots = log(&[
+            (0, "SEP0011BB73AD61.cnf.xml", Sent),
+            (300, "SEP0011BB73AD61.cnf.xml", Sent),
+        ]);
+        assert_eq!(
+            infer(&old_sccp_boots).findings,
+            vec![],
+            "SCCP before the loader reads no .loads"
+        );
     }
 
     #[test]
