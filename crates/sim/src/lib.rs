@@ -11,6 +11,7 @@
 mod dhcp;
 mod event;
 pub mod firmware;
+pub mod office;
 mod phone;
 mod sip;
 pub mod tftp;
