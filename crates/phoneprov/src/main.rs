@@ -4,6 +4,7 @@ mod climb;
 mod config;
 mod config_cmd;
 mod control;
+mod demo_cmd;
 mod dhcp_check;
 mod doctor_cmd;
 mod explain_cmd;
@@ -17,6 +18,7 @@ mod plan_cmd;
 mod reload;
 mod ring_cmd;
 mod serve_cmd;
+mod sim_cmd;
 mod sip_cmd;
 mod tftp_cmd;
 
@@ -37,6 +39,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Demo(demo_cmd::DemoArgs),
     Tftp(tftp_cmd::TftpArgs),
     Config(config_cmd::ConfigArgs),
     Firmware(firmware_cmd::FirmwareArgs),
@@ -54,6 +57,7 @@ enum Command {
     Explain(explain_cmd::ExplainArgs),
     Export(export_cmd::ExportArgs),
     ImportTftp(import_cmd::ImportArgs),
+    Sim(sim_cmd::SimArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -74,6 +78,7 @@ fn main() -> std::process::ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
+        Command::Demo(args) => demo_cmd::run(args),
         Command::Tftp(args) => tftp_cmd::run(args),
         Command::Config(args) => config_cmd::run(args, cli.config.as_deref()),
         Command::Firmware(args) => firmware_cmd::run(args, cli.config.as_deref()),
@@ -91,6 +96,7 @@ fn main() -> std::process::ExitCode {
         Command::Explain(args) => explain_cmd::run(args),
         Command::Export(args) => export_cmd::run(args, cli.config.as_deref()),
         Command::ImportTftp(args) => import_cmd::run(args),
+        Command::Sim(args) => sim_cmd::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

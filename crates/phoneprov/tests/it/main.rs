@@ -11,6 +11,7 @@ mod netns;
 
 mod atftp;
 mod clients;
+mod demo;
 mod dhcp;
 mod dhcp_netns;
 mod doctor;
