@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use phoneprov_cisco::{Mac, Model};
-use phoneprov_sim::{AfterCheckSync, Flash, Network, Phone, PhoneEvent, Running, Timing};
+use phoneprov_sim::{firmware, AfterCheckSync, Flash, Network, Phone, PhoneEvent, Running, Timing};
 
 use crate::harness::{arg, printed, run_binary, Server, Tree, LOOPBACK_SERVE};
 
@@ -16,17 +16,9 @@ const SIP_PHONE: &str = "00:18:B9:00:00:11";
 /// A 7960 shipped with SCCP 8.1(2), to be converted.
 const SCCP_PHONE: &str = "00:18:B9:00:00:12";
 
-/// The SIP 8.12 load and the SCCP 8.1(2) load at their real sizes
-/// (reference §2.3); contents are filler.
-const FIRMWARE: [(&str, usize); 7] = [
-    ("P0S3-8-12-00.loads", 458),
-    ("P0S3-8-12-00.sb2", 756_524),
-    ("P003-8-12-00.sbn", 130_956),
-    ("P003-8-12-00.bin", 130_552),
-    ("P00308010200.loads", 458),
-    ("P00308010200.sb2", 708_460),
-    ("P00308010200.sbn", 130_956),
-];
+/// The SIP 8.12 load and the SCCP 8.1(2) load, synthetic: their files
+/// named and sized as Cisco ships them (reference §2.3).
+const FIRMWARE: [&str; 2] = ["P0S3-8-12-00", "P00308010200"];
 
 /// 1/100 of a real phone's timers: a TFTP retry every 40 ms.
 pub(crate) fn timing() -> Timing {
@@ -39,12 +31,10 @@ fn site(base: &Path) -> PathBuf {
     site_with(base, "P0S3-8-12-00", &[])
 }
 
-/// [`site`] with another SIP target and more firmware files.
-fn site_with(base: &Path, target: &str, more: &[(&str, usize)]) -> PathBuf {
-    let dir = base.join("firmware");
-    std::fs::create_dir_all(&dir).unwrap();
-    for &(name, size) in FIRMWARE.iter().chain(more) {
-        std::fs::write(dir.join(name), vec![0x5A; size]).unwrap();
+/// [`site`] with another SIP target and more loads.
+fn site_with(base: &Path, target: &str, more: &[&str]) -> PathBuf {
+    for load in FIRMWARE.iter().chain(more) {
+        firmware::write_load(&base.join("firmware"), load).unwrap();
     }
     let config = base.join("phoneprov.toml");
     std::fs::write(
@@ -272,7 +262,7 @@ fn a_phone_on_signed_firmware_refuses_an_unsigned_image() {
     let tree = Tree::new();
     // An operator pointing the site at SIP 2.3, which ships unsigned, and
     // believing the phone runs SIP 2.2: phoneprov names 2.3 in OS79XX.TXT.
-    let config = site_with(tree.base(), "P0S30203", &[("P0S30203.bin", 300_000)]);
+    let config = site_with(tree.base(), "P0S30203", &["P0S30203"]);
     let text = std::fs::read_to_string(&config).unwrap().replacen(
         "model = \"7940\"",
         "model = \"7940\"\ncurrent = \"P0S30202\"",
