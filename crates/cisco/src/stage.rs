@@ -7,11 +7,15 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, SystemTime};
 
+use serde::{Deserialize, Serialize};
+
 use crate::diagnosis::{self, Diagnosis};
 use crate::phone::PhoneFile;
 
-/// One thing phoneprov saw a phone do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One thing phoneprov saw a phone do. Kept in the store as JSON, so a
+/// variant's name and fields are part of the timeline file's format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "seen", rename_all = "snake_case")]
 pub enum Seen {
     /// It got an address from phoneprov's DHCP server.
     Address,
@@ -30,7 +34,8 @@ pub enum Seen {
 }
 
 /// What a request for a file got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Fetched {
     Sent,
     NotFound,

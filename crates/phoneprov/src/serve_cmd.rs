@@ -14,9 +14,9 @@ use phoneprov_cisco::files::{Identify, PhoneFiles};
 use phoneprov_cisco::ladder::{FirmwareFolder, FirmwareWatch};
 use phoneprov_cisco::render::{Answer, Provisioning, SyncValue, GENERATED};
 use phoneprov_cisco::{FirmwareStore, Mac, PhoneFile};
-use phoneprov_server::timeline::SeenFirmware;
+use phoneprov_server::timeline::{SeenFirmware, KEPT_PER_PHONE};
 use phoneprov_server::{neighbours, DhcpServerSettings, TftpEvent, Timelines};
-use phoneprov_store::SqliteLeases;
+use phoneprov_store::{SqliteLeases, SqliteTimeline};
 use serde::{Deserialize, Serialize};
 
 use crate::climb::Climb;
@@ -173,7 +173,8 @@ pub(crate) fn serve_config(
     let sync = Arc::new(SyncFile::open(&config.state_dir)?);
     // A phone's own OS79XX.TXT and XMLDefault.cnf.xml go to the address
     // phoneprov leased it, or the neighbour table names.
-    let timelines = Timelines::new(neighbours::mac_of);
+    let timelines =
+        Timelines::new(neighbours::mac_of).kept_in(timeline_store(&config.state_dir)?)?;
     let at = timelines.clone();
     let identify = Box::new(move |ip| at.phone_at(ip));
     let watch = Arc::new(SeenFirmware {
@@ -213,6 +214,7 @@ pub(crate) fn serve_config(
         silent,
     };
     let mut failed = None;
+    let kept = timelines.clone();
     run_services(
         services,
         move |event| discovered.note(event),
@@ -250,7 +252,19 @@ pub(crate) fn serve_config(
             .spawn(running.shutdown);
         },
     )?;
+    // What was noted since the last batch, now that nothing is noted.
+    kept.write_down();
     failed.map_or(Ok(()), Err)
+}
+
+/// The phones' timelines kept in `<state_dir>/timeline.db`, as many
+/// observations per phone as serve follows in memory.
+fn timeline_store(state_dir: &Path) -> anyhow::Result<Arc<SqliteTimeline>> {
+    let store = SqliteTimeline::open(state_dir.join("timeline.db"), KEPT_PER_PHONE)?;
+    if let Some(set_aside) = store.set_aside() {
+        eprintln!("warning: {set_aside}");
+    }
+    Ok(Arc::new(store))
 }
 
 /// The DHCP server of `[dhcp]`, its leases in `<state_dir>/leases.db`.

@@ -14,6 +14,7 @@ use phoneprov_cisco::LoadName;
 use phoneprov_cisco::{Mac, PhoneFile};
 use phoneprov_dhcp::{DhcpEvent, IgnoreReason, RequestState};
 use phoneprov_sip::SipEvent;
+use phoneprov_store::{Entry, SqliteTimeline, StoreError};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +31,8 @@ pub struct Timelines {
     inner: Arc<Mutex<Book>>,
     /// Looks an address up in the kernel's neighbour table.
     neighbour: fn(IpAddr) -> Option<Mac>,
+    /// Where the timelines are kept over a restart.
+    store: Option<Arc<SqliteTimeline>>,
 }
 
 #[derive(Default)]
@@ -37,7 +40,36 @@ struct Book {
     phones: HashMap<Mac, VecDeque<Observation>>,
     /// The addresses phoneprov's DHCP server gave.
     leased: HashMap<IpAddr, Mac>,
+    /// Noted, not yet in the store.
+    unwritten: Vec<Entry>,
 }
+
+impl Book {
+    /// Files `observations` in `phone`'s timeline; false when the phone is
+    /// one too many to follow.
+    fn file(&mut self, phone: Mac, observations: Vec<Observation>) -> bool {
+        if !self.phones.contains_key(&phone) && self.phones.len() >= PHONES_FOLLOWED {
+            return false;
+        }
+        let timeline = self.phones.entry(phone).or_default();
+        for observation in observations {
+            if timeline.len() == KEPT_PER_PHONE {
+                timeline.pop_front();
+            }
+            // A transfer reaches the bus when it ends, maybe after the
+            // REGISTER that followed it: file each event by when it began.
+            let at = timeline
+                .iter()
+                .rposition(|o| o.at <= observation.at)
+                .map_or(0, |i| i + 1);
+            timeline.insert(at, observation);
+        }
+        true
+    }
+}
+
+/// How often noted observations are written to the store.
+const STORE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// One phone's stage, for `phoneprov status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +86,7 @@ impl Timelines {
         Timelines {
             inner: Arc::default(),
             neighbour,
+            store: None,
         }
     }
 
@@ -71,47 +104,91 @@ impl Timelines {
         leased.or_else(|| (self.neighbour)(ip))
     }
 
+    /// Keeps the timelines in `store`, beginning with what it kept (an
+    /// entry this phoneprov cannot read, written by a newer one, is left
+    /// out). Noted observations reach it in one batch a second while
+    /// [`Timelines::follow`]ing, and at [`Timelines::write_down`].
+    pub fn kept_in(mut self, store: Arc<SqliteTimeline>) -> Result<Timelines, StoreError> {
+        {
+            let mut book = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            for entry in store.load()? {
+                if let Ok(seen) = serde_json::from_str(&entry.seen) {
+                    book.file(Mac(entry.phone), vec![observe(entry.at, seen)]);
+                }
+            }
+        }
+        self.store = Some(store);
+        Ok(self)
+    }
+
     /// Follows `events` until `shutdown`.
     pub fn follow(&self, events: &EventBus, shutdown: CancellationToken) {
         let mut feed = events.subscribe();
         let timelines = self.clone();
         tokio::spawn(async move {
+            let mut tick = tokio::time::interval(STORE_EVERY);
             loop {
-                let event = tokio::select! {
+                tokio::select! {
                     _ = shutdown.cancelled() => return,
+                    _ = tick.tick() => {
+                        let timelines = timelines.clone();
+                        let _ = tokio::task::spawn_blocking(move || timelines.write_down()).await;
+                    }
                     event = feed.recv() => match event {
-                        Ok(event) => event,
+                        Ok(event) => {
+                            timelines.note(&event);
+                        }
                         Err(RecvError::Lagged(_)) => continue,
                         Err(RecvError::Closed) => return,
                     },
-                };
-                timelines.note(&event);
+                }
             }
         });
     }
 
-    /// Adds what `event` says to the timeline of its phone, if it names one.
-    pub fn note(&self, event: &Event) {
+    /// Writes what was noted since the last time to the store (blocking).
+    /// A failure is said and that batch dropped: the timelines in memory
+    /// go on.
+    pub fn write_down(&self) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let batch = std::mem::take(
+            &mut self
+                .inner
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .unwritten,
+        );
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(e) = store.append(&batch) {
+            eprintln!("warning: the phones' timeline was not written: {e}");
+        }
+    }
+
+    /// Adds what `event` says to the timeline of its phone, if it names
+    /// one; returns the phone and what was added.
+    pub fn note(&self, event: &Event) -> Option<(Mac, Vec<Observation>)> {
         let mut book = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let (phone, observations) = match event {
             Event::Dhcp(exchange) => {
-                let Some(hwaddr) = exchange.hwaddr else {
-                    return;
-                };
+                let hwaddr = exchange.hwaddr?;
                 let phone = Mac(hwaddr.octets());
                 let seen = match exchange.event {
                     DhcpEvent::Acked { ip, state, .. } => {
                         book.leased.insert(IpAddr::V4(ip), phone);
                         // A renewal is no boot: the phone goes on as it was.
                         if matches!(state, RequestState::Renewing | RequestState::Rebinding) {
-                            return;
+                            return None;
                         }
                         Seen::Address
                     }
                     DhcpEvent::Ignored {
                         why: IgnoreReason::ChoseAnotherServer(server),
                     } => Seen::OtherDhcpServer { server },
-                    _ => return,
+                    _ => return None,
                 };
                 (phone, vec![observe(exchange.at, seen)])
             }
@@ -126,16 +203,14 @@ impl Timelines {
                     // Not the phone's doing, or not a file request at all.
                     TftpOutcome::OptionRefused { .. }
                     | TftpOutcome::Illegal { .. }
-                    | TftpOutcome::Busy { .. } => return,
+                    | TftpOutcome::Busy { .. } => return None,
                 };
                 let ip = tftp.client.ip();
                 let phone = PhoneFile::parse(&tftp.requested)
                     .map(|(_, mac)| mac)
                     .or_else(|| book.leased.get(&ip).copied())
                     .or_else(|| (self.neighbour)(ip));
-                let Some(phone) = phone else {
-                    return;
-                };
+                let phone = phone?;
                 let mut seen = vec![Seen::Fetch {
                     name: tftp.requested.clone(),
                     outcome,
@@ -152,9 +227,7 @@ impl Timelines {
                 )
             }
             Event::Sip(exchange) => {
-                let Some(phone) = exchange.phone else {
-                    return;
-                };
+                let phone = exchange.phone?;
                 let seen = match &exchange.event {
                     SipEvent::Registered {
                         line, user_agent, ..
@@ -170,27 +243,22 @@ impl Timelines {
                         line: line.clone(),
                         cause: cause.to_string(),
                     },
-                    _ => return,
+                    _ => return None,
                 };
                 (phone, vec![observe(exchange.at, seen)])
             }
         };
-        if !book.phones.contains_key(&phone) && book.phones.len() >= PHONES_FOLLOWED {
-            return;
+        if !book.file(phone, observations.clone()) {
+            return None;
         }
-        let timeline = book.phones.entry(phone).or_default();
-        for observation in observations {
-            if timeline.len() == KEPT_PER_PHONE {
-                timeline.pop_front();
-            }
-            // A transfer reaches the bus when it ends, maybe after the
-            // REGISTER that followed it: file each event by when it began.
-            let at = timeline
-                .iter()
-                .rposition(|o| o.at <= observation.at)
-                .map_or(0, |i| i + 1);
-            timeline.insert(at, observation);
+        if self.store.is_some() {
+            book.unwritten.extend(observations.iter().map(|o| Entry {
+                phone: phone.0,
+                at: o.at,
+                seen: serde_json::to_string(&o.seen).expect("an observation serializes"),
+            }));
         }
+        Some((phone, observations))
     }
 
     /// `phone`'s timeline, oldest first.

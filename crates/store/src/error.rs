@@ -20,10 +20,15 @@ pub enum StoreError {
     NotADatabase { path: PathBuf, reason: String },
     /// The file is an SQLite database that phoneprov did not write.
     #[error(
-        "{path} is an SQLite database but not phoneprov's lease store (it holds the tables \
-         {tables:?}); it was left untouched: point the lease store at another file"
+        "{path} is an SQLite database but not phoneprov's {store} (it holds the tables \
+         {tables:?}); it was left untouched: move it away"
     )]
-    Foreign { path: PathBuf, tables: Vec<String> },
+    Foreign {
+        path: PathBuf,
+        /// Which of phoneprov's stores the file should have been.
+        store: &'static str,
+        tables: Vec<String>,
+    },
     /// The file was written by a newer phoneprov.
     #[error(
         "{path} has lease schema version {found}, this phoneprov knows up to {known}: \

@@ -15,7 +15,9 @@
 mod error;
 mod leases;
 mod sqlite;
+mod timeline;
 
 pub use error::StoreError;
 pub use leases::{LeaseStore, LoadedLeases, UnreadableRow};
 pub use sqlite::{CommitStats, Salvage, SqliteLeases};
+pub use timeline::{Entry, SqliteTimeline};

@@ -449,6 +449,7 @@ fn check(path: &Path) -> Result<Health, StoreError> {
     if !tables.iter().any(|t| t == "phoneprov_schema") || !tables.iter().any(|t| t == "leases") {
         return Err(StoreError::Foreign {
             path: path.to_owned(),
+            store: "lease store",
             tables,
         });
     }

@@ -354,3 +354,48 @@ fn sip_phones_are_taken_back_to_sccp_the_old_one_through_7x() {
     );
     drop(server);
 }
+
+#[test]
+fn where_a_phone_is_on_its_ladder_survives_a_restart() {
+    let tree = Tree::new();
+    // SCCP 3.3 declared; no SIP 7.x load yet, so it stops on SCCP 5.0(2).
+    let desks = [desk(1, "P00303030300", true)];
+    let loads: Vec<&str> = LADDER_LOADS
+        .into_iter()
+        .filter(|l| *l != "P0S3-07-4-00")
+        .collect();
+    let config = site(tree.base(), &desks, &loads);
+    let mut server = Server::serve(&config);
+    let phones = run_office(&desks, &network(&server));
+    assert_eq!(flashed(&phones[0].0), ["P00305000200.sbn"]);
+
+    server.signal("INT");
+    server.wait_exit();
+    let server = server.restart();
+    // What it runs now is what phoneprov saw, not the SCCP 3.3 declared.
+    let mac = desks[0].mac.colons();
+    let plan = printed(&run_binary(&["--config", arg(&config), "plan", &mac]));
+    assert!(
+        plan.contains("runs SCCP 5.0(2) (P00305000200) (seen by phoneprov)"),
+        "{plan}"
+    );
+    assert!(plan.contains("import a SIP 7.x load"), "{plan}");
+    let show = printed(&run_binary(&["--config", arg(&config), "show", &mac]));
+    assert!(show.contains("asked for P00305000200.sbn: sent"), "{show}");
+
+    // The missing load arrives: the phone goes on from SCCP 5.0(2).
+    write_load(&tree.base().join("firmware"), "P0S3-07-4-00").unwrap();
+    let mut phone = phones.into_iter().next().unwrap().0;
+    let running = runtime().block_on(phone.boot(&network(&server))).unwrap();
+    assert_eq!(running, registered(&line(&desks[0])), "{}", story(&phone));
+    assert_eq!(
+        flashed(&phone),
+        [
+            "P00305000200.sbn",
+            "P003-07-4-00.sbn",
+            "P0S3-07-4-00.sb2",
+            "P003-8-12-00.sbn",
+            "P0S3-8-12-00.sb2"
+        ]
+    );
+}
