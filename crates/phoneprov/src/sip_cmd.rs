@@ -146,6 +146,8 @@ fn secret(state_dir: &Path) -> anyhow::Result<Vec<u8>> {
 pub(crate) struct SyncFile {
     path: PathBuf,
     pub value: SyncValue,
+    /// One advance at a time: `reboot` and the ladder's reboots run side by side.
+    advancing: std::sync::Mutex<()>,
 }
 
 impl SyncFile {
@@ -164,12 +166,14 @@ impl SyncFile {
         Ok(SyncFile {
             path,
             value: SyncValue::new(value),
+            advancing: std::sync::Mutex::new(()),
         })
     }
 
     /// A value no phone runs with yet, written to disk first: a crash must
     /// not give phones an old value back.
     pub fn advance(&self) -> anyhow::Result<u32> {
+        let _one_at_a_time = self.advancing.lock().unwrap_or_else(|e| e.into_inner());
         let next = self.value.get() + 1;
         let temporary = self.path.with_extension("new");
         write_private(&temporary, format!("{next}\n").as_bytes())?;
@@ -353,3 +357,24 @@ pub fn reboot(args: RebootArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
 
 /// How long `reboot` waits for the phones' answers: Timer F, 64 × T1.
 pub(crate) const NOTIFY_ANSWER_WAIT: Duration = Duration::from_secs(33);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advances_side_by_side_each_get_a_value_and_the_file_keeps_the_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let sync = SyncFile::open(dir.path()).unwrap();
+        let values: Vec<u32> = std::thread::scope(|scope| {
+            let advances: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| sync.advance().unwrap()))
+                .collect();
+            advances.into_iter().map(|a| a.join().unwrap()).collect()
+        });
+        let mut sorted = values.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (2..=9).collect::<Vec<u32>>());
+        assert_eq!(SyncFile::open(dir.path()).unwrap().value.get(), 9);
+    }
+}
