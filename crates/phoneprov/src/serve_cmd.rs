@@ -4,7 +4,7 @@
 //! `phoneprov render`: what a phone will get.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use phoneprov_cisco::files::{Identify, PhoneFiles};
 use phoneprov_cisco::ladder::{FirmwareFolder, FirmwareWatch};
 use phoneprov_cisco::render::{Answer, Provisioning, SyncValue, GENERATED};
 use phoneprov_cisco::{FirmwareStore, Mac, PhoneFile};
+use phoneprov_dhcp::HwAddr;
 use phoneprov_server::timeline::{SeenFirmware, KEPT_PER_PHONE};
 use phoneprov_server::{neighbours, DhcpServerSettings, TftpEvent, Timelines};
 use phoneprov_store::{SqliteLeases, SqliteTimeline};
@@ -200,7 +201,17 @@ pub(crate) fn serve_config(
         config.firmware_dir.display()
     );
     let dhcp = match &config.dhcp {
-        Some(dhcp) => Some(dhcp_service(&config, dhcp)?),
+        Some(dhcp) => {
+            // The phone's next request (OS79XX.TXT, no MAC in its name)
+            // may come before the timelines hear of the ACK.
+            let at = timelines.clone();
+            Some(DhcpService {
+                on_bound: Some(Arc::new(move |ip, hwaddr: HwAddr| {
+                    at.leased(IpAddr::V4(ip), Mac(hwaddr.octets()))
+                })),
+                ..dhcp_service(&config, dhcp)?
+            })
+        }
         None => None,
     };
     let services = Services {
@@ -284,6 +295,7 @@ fn dhcp_service(config: &Config, dhcp: &config::DhcpConfig) -> anyhow::Result<Dh
             probe: dhcp.probe,
         },
         store: Arc::new(store),
+        on_bound: None,
     })
 }
 

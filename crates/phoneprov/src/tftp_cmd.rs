@@ -11,8 +11,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use phoneprov_cisco::FirmwareStore;
 use phoneprov_server::{
-    CancellationToken, DhcpServer, DhcpServerSettings, Event, EventBus, ReplyRoute, SipHandle,
-    SipServer, SipServerSettings, TftpEvent, TftpOutcome, TftpServer, TftpSettings,
+    CancellationToken, DhcpServer, DhcpServerSettings, Event, EventBus, OnBound, ReplyRoute,
+    SipHandle, SipServer, SipServerSettings, TftpEvent, TftpOutcome, TftpServer, TftpSettings,
 };
 use phoneprov_store::LeaseStore;
 use phoneprov_tftp::{FileSource, ServerLimits};
@@ -123,6 +123,8 @@ pub fn run(args: TftpArgs) -> anyhow::Result<()> {
 pub(crate) struct DhcpService {
     pub settings: DhcpServerSettings,
     pub store: Arc<dyn LeaseStore>,
+    /// Told of each address before its ACK leaves.
+    pub on_bound: Option<OnBound>,
 }
 
 /// The SIP registrar to run beside TFTP, on a socket bound beforehand.
@@ -196,8 +198,16 @@ pub(crate) fn run_services(
         let events = EventBus::default();
         let server = TftpServer::bind(settings, source, events.clone())?;
         let dhcp = match dhcp {
-            Some(DhcpService { settings, store }) => {
-                Some(DhcpServer::bind(settings, store, events.clone())?)
+            Some(DhcpService {
+                settings,
+                store,
+                on_bound,
+            }) => {
+                let server = DhcpServer::bind(settings, store, events.clone())?;
+                if let Some(on_bound) = on_bound {
+                    server.tell_bound(on_bound);
+                }
+                Some(server)
             }
             None => None,
         };

@@ -118,8 +118,14 @@ pub struct DhcpServer {
 }
 
 /// What the listening loop and the per-packet tasks share.
+/// Told of each address acknowledged, before the answer leaves: whoever
+/// ties the phone's next requests to it (the TFTP server asks who is at an
+/// address) knows it before the phone can use it.
+pub type OnBound = Arc<dyn Fn(Ipv4Addr, HwAddr) + Send + Sync>;
+
 struct Shared {
     engine: Engine,
+    on_bound: std::sync::OnceLock<OnBound>,
     table: Mutex<Table>,
     socket: UdpSocket,
     route: ReplyRoute,
@@ -195,6 +201,7 @@ impl DhcpServer {
         Ok(DhcpServer {
             shared: Arc::new(Shared {
                 engine,
+                on_bound: std::sync::OnceLock::new(),
                 table: Mutex::new(Table {
                     leases,
                     budget: NewLeaseBudget::new(settings.new_leases_per_minute),
@@ -212,6 +219,12 @@ impl DhcpServer {
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.shared.socket.local_addr()
+    }
+
+    /// Tells `on_bound` of every address acknowledged from now on (once;
+    /// a second call is ignored).
+    pub fn tell_bound(&self, on_bound: OnBound) {
+        let _ = self.shared.on_bound.set(on_bound);
     }
 
     pub fn route(&self) -> ReplyRoute {
@@ -334,6 +347,11 @@ impl Exchange {
                 return;
             }
             decision = shared.decide(&self.packet, self.source, SystemTime::now());
+        }
+        if let (DhcpEvent::Acked { ip, .. }, Some(sender), Some(on_bound)) =
+            (&decision.event, &decision.sender, shared.on_bound.get())
+        {
+            on_bound(*ip, sender.hwaddr);
         }
         if let Some(reply) = &decision.reply {
             self.send(&reply.bytes, reply.destination).await;
@@ -570,6 +588,14 @@ mod tests {
 
     /// A known-mode server on a loopback port, with `store`, and a client socket.
     async fn start(store: Arc<TestStore>) -> (SocketAddr, UdpSocket, EventBus, CancellationToken) {
+        start_telling(store, None).await
+    }
+
+    /// [`start`], telling `on_bound` of each address acknowledged.
+    async fn start_telling(
+        store: Arc<TestStore>,
+        on_bound: Option<OnBound>,
+    ) -> (SocketAddr, UdpSocket, EventBus, CancellationToken) {
         let mut engine = DhcpSettings::new(
             Mode::Known,
             Ipv4Addr::new(127, 0, 0, 1),
@@ -592,6 +618,9 @@ mod tests {
         let server = DhcpServer::bind(settings, store, events.clone()).unwrap();
         assert_eq!(server.route(), ReplyRoute::ToSender);
         assert!(!server.probes(), "every loopback address answers a ping");
+        if let Some(on_bound) = on_bound {
+            server.tell_bound(on_bound);
+        }
         let addr = server.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         tokio::spawn(server.run(shutdown.clone()));
@@ -620,6 +649,36 @@ mod tests {
         };
         assert_eq!(exchange.hwaddr, Some(HwAddr::new(PHONE)));
         assert_eq!(exchange.event, DhcpEvent::Offered { ip: offered });
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn the_bound_address_is_told_before_the_ack_leaves() {
+        let bound: Arc<Mutex<Vec<(Ipv4Addr, HwAddr)>>> = Arc::default();
+        let told = Arc::clone(&bound);
+        let on_bound: OnBound = Arc::new(move |ip, hwaddr| told.lock().unwrap().push((ip, hwaddr)));
+        let store = Arc::new(TestStore::default());
+        let (addr, client, _events, shutdown) = start_telling(store, Some(on_bound)).await;
+        client.send_to(&discover(), addr).await.unwrap();
+        let offer = receive(&client).await;
+        assert!(bound.lock().unwrap().is_empty(), "an offer binds nothing");
+        let zero = Ipv4Addr::UNSPECIFIED;
+        let mut request = v4::Message::new_with_id(7, zero, zero, zero, zero, &PHONE);
+        let opts = request.opts_mut();
+        opts.insert(DhcpOption::MessageType(MessageType::Request));
+        opts.insert(DhcpOption::RequestedIpAddress(offer.yiaddr()));
+        opts.insert(DhcpOption::ServerIdentifier(Ipv4Addr::new(127, 0, 0, 1)));
+        client
+            .send_to(&request.to_vec().unwrap(), addr)
+            .await
+            .unwrap();
+        let ack = receive(&client).await;
+        assert_eq!(ack.yiaddr(), offer.yiaddr());
+        // Already known when the ACK arrived.
+        assert_eq!(
+            *bound.lock().unwrap(),
+            [(offer.yiaddr(), HwAddr::new(PHONE))]
+        );
         shutdown.cancel();
     }
 

@@ -13,7 +13,7 @@ pub mod tftp;
 pub mod timeline;
 mod udp;
 
-pub use dhcp::{DhcpServer, DhcpServerSettings, Probe, ReplyRoute};
+pub use dhcp::{DhcpServer, DhcpServerSettings, OnBound, Probe, ReplyRoute};
 pub use events::{DhcpExchange, Event, EventBus, SipExchange, TftpEvent, TftpOutcome};
 pub use sip::{RegisteredContact, SipHandle, SipLine, SipServer, SipServerSettings};
 pub use tftp::{TftpServer, TftpSettings};

@@ -15,10 +15,9 @@ use phoneprov_cisco::{Mac, PhoneFile};
 use phoneprov_dhcp::{DhcpEvent, IgnoreReason, RequestState};
 use phoneprov_sip::SipEvent;
 use phoneprov_store::{Entry, SqliteTimeline, StoreError};
-use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{Event, EventBus, TftpOutcome};
+use crate::events::{next_event, Event, EventBus, TftpOutcome};
 
 /// Observations kept per phone: a few boots' worth.
 pub const KEPT_PER_PHONE: usize = 512;
@@ -121,6 +120,13 @@ impl Timelines {
         Ok(self)
     }
 
+    /// Notes that phoneprov's DHCP server gave `ip` to `phone`, at once
+    /// (the event of the exchange comes later, through the bus).
+    pub fn leased(&self, ip: IpAddr, phone: Mac) {
+        let mut book = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        book.leased.insert(ip, phone);
+    }
+
     /// Follows `events` until `shutdown`.
     pub fn follow(&self, events: &EventBus, shutdown: CancellationToken) {
         let mut feed = events.subscribe();
@@ -129,17 +135,15 @@ impl Timelines {
             let mut tick = tokio::time::interval(STORE_EVERY);
             loop {
                 tokio::select! {
-                    _ = shutdown.cancelled() => return,
                     _ = tick.tick() => {
                         let timelines = timelines.clone();
                         let _ = tokio::task::spawn_blocking(move || timelines.write_down()).await;
                     }
-                    event = feed.recv() => match event {
-                        Ok(event) => {
+                    event = next_event(&mut feed, &shutdown) => match event {
+                        Some(event) => {
                             timelines.note(&event);
                         }
-                        Err(RecvError::Lagged(_)) => continue,
-                        Err(RecvError::Closed) => return,
+                        None => return,
                     },
                 }
             }
