@@ -315,6 +315,18 @@ impl Plan {
 const MOST_RUNGS: usize = 12;
 
 impl Ladder {
+    /// The loads the rules name as examples, in rule order without repeats:
+    /// with the targets, a firmware folder that holds every rung.
+    pub fn examples(&self) -> Vec<String> {
+        let mut examples: Vec<String> = Vec::new();
+        for example in self.rules.iter().filter_map(|rule| rule.example.as_ref()) {
+            if !examples.contains(example) {
+                examples.push(example.clone());
+            }
+        }
+        examples
+    }
+
     /// The way from `from` to `target`, through the complete `loads` of the
     /// firmware folder (the target counts as available: a missing target is
     /// the configuration check's finding).
@@ -575,16 +587,12 @@ mod tests {
         plan.rungs.iter().map(LoadName::as_str).collect()
     }
 
-    /// Every load of the default ladder.
-    const FOLDER: [&str; 7] = [
-        "P00305000200",
-        "P0S3-04-4-00",
-        "P0S3-05-3-00",
-        "P0S3-06-3-00",
-        "P0S3-07-4-00",
-        "P0S3-8-12-00",
-        "P00308010200",
-    ];
+    /// Every load of the default ladder: its examples and the targets.
+    fn folder() -> Vec<LoadName> {
+        let mut names = Ladder::default().examples();
+        names.extend(["P0S3-8-12-00".into(), "P00308010200".into()]);
+        names.iter().map(|name| load(name)).collect()
+    }
 
     #[test]
     fn bands_parse_and_hold() {
@@ -607,7 +615,7 @@ mod tests {
     #[test]
     fn the_default_ladder_climbs_one_documented_rung_at_a_time() {
         let ladder = Ladder::default();
-        let folder = loads(&FOLDER);
+        let folder = folder();
         let sip = load("P0S3-8-12-00");
         let cases: [(&str, &[&str]); 6] = [
             // SIP 2.3 up the whole SIP ladder.
@@ -663,6 +671,20 @@ mod tests {
         // A SIP downgrade goes through 7.x.
         let plan = ladder.plan(&at("P0S3-8-12-00"), &load("P0S3-06-3-00"), &folder);
         assert_eq!(rungs(&plan), ["P0S3-07-4-00", "P0S3-06-3-00"]);
+    }
+
+    #[test]
+    fn the_examples_are_the_intermediate_loads_once_each() {
+        assert_eq!(
+            Ladder::default().examples(),
+            [
+                "P0S3-04-4-00",
+                "P0S3-05-3-00",
+                "P0S3-06-3-00",
+                "P0S3-07-4-00",
+                "P00305000200"
+            ]
+        );
     }
 
     #[test]

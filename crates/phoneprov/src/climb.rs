@@ -12,9 +12,9 @@ use std::sync::Arc;
 use phoneprov_cisco::files::PhoneFiles;
 use phoneprov_cisco::ladder::{agent_version, position, Firmware, Reader};
 use phoneprov_cisco::{LoadName, Mac};
+use phoneprov_server::events::next_event;
 use phoneprov_server::{CancellationToken, Event, EventBus, SipExchange, SipHandle};
 use phoneprov_sip::SipEvent;
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::sip_cmd::{tell_to_reboot, SyncFile};
 
@@ -28,37 +28,34 @@ impl Climb {
     /// Follows `events` until `shutdown`.
     pub fn spawn(self, events: &EventBus, shutdown: CancellationToken) {
         let mut feed = events.subscribe();
+        let climb = Arc::new(self);
         tokio::spawn(async move {
             let mut told: HashSet<(Mac, LoadName)> = HashSet::new();
-            loop {
-                let event = tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    event = feed.recv() => match event {
-                        Ok(event) => event,
-                        Err(RecvError::Lagged(_)) => continue,
-                        Err(RecvError::Closed) => return,
-                    },
-                };
-                let Some((phone, rung)) = self.behind(&event) else {
+            while let Some(event) = next_event(&mut feed, &shutdown).await {
+                let Some((phone, rung)) = climb.behind(&event) else {
                     continue;
                 };
-                if !told.insert((phone, rung.clone())) {
-                    continue;
-                }
-                let provisioning = self.files.provisioning();
-                match tell_to_reboot(&self.sync, &self.sip, provisioning.site(), &[phone]).await {
-                    Ok((_, sent)) if sent.iter().all(Result::is_ok) => println!(
-                        "phoneprov serve: {} runs older firmware than its next rung {rung}: told it to reboot (check-sync)",
-                        phone.colons()
-                    ),
-                    Ok(_) => {}
-                    Err(e) => println!(
-                        "phoneprov serve: {} could not be told to reboot for {rung}: {e:#}",
-                        phone.colons()
-                    ),
+                if told.insert((phone, rung.clone())) {
+                    // The phone's answer can take Timer F: others go on meanwhile.
+                    tokio::spawn(Arc::clone(&climb).tell(phone, rung));
                 }
             }
         });
+    }
+
+    async fn tell(self: Arc<Self>, phone: Mac, rung: LoadName) {
+        let provisioning = self.files.provisioning();
+        match tell_to_reboot(&self.sync, &self.sip, provisioning.site(), &[phone]).await {
+            Ok((_, sent)) if sent.iter().all(Result::is_ok) => println!(
+                "phoneprov serve: {} runs older firmware than its next rung {rung}: told it to reboot (check-sync)",
+                phone.colons()
+            ),
+            Ok(_) => {}
+            Err(e) => println!(
+                "phoneprov serve: {} could not be told to reboot for {rung}: {e:#}",
+                phone.colons()
+            ),
+        }
     }
 
     /// The listed phone that just registered on firmware below its next

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use phoneprov_dhcp::{DhcpEvent, HwAddr};
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 /// Events a slow subscriber may fall behind by before it misses some.
 const BUS_CAPACITY: usize = 16_384;
@@ -114,5 +115,23 @@ impl EventBus {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.sender.subscribe()
+    }
+}
+
+/// The next event of `feed` for a follower that may miss some (it skips
+/// what it was too slow for); None once `shutdown` comes or the bus closes.
+pub async fn next_event(
+    feed: &mut broadcast::Receiver<Arc<Event>>,
+    shutdown: &CancellationToken,
+) -> Option<Arc<Event>> {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            event = feed.recv() => match event {
+                Ok(event) => return Some(event),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            },
+        }
     }
 }

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use phoneprov_cisco::ladder::Ladder;
 use phoneprov_cisco::{Mac, Model};
 use phoneprov_sim::firmware::write_load;
 use phoneprov_sim::{
@@ -17,16 +18,15 @@ use crate::harness::{arg, printed, run_binary, Server, Tree, LOOPBACK_SERVE};
 use crate::sim::{network, registered, runtime, story};
 
 /// Every load of the default ladder from SCCP 3.x and SIP 2.x to SIP 8.12,
-/// and back to SCCP 8.1(2).
-const LADDER_LOADS: [&str; 7] = [
-    "P00305000200",
-    "P0S3-04-4-00",
-    "P0S3-05-3-00",
-    "P0S3-06-3-00",
-    "P0S3-07-4-00",
-    "P0S3-8-12-00",
-    "P00308010200",
-];
+/// and back to SCCP 8.1(2): the rules' examples and the targets.
+fn ladder_loads() -> Vec<String> {
+    let mut loads = Ladder::default().examples();
+    loads.extend([SIP_TARGET.into(), SCCP_TARGET.into()]);
+    loads
+}
+
+const SIP_TARGET: &str = "P0S3-8-12-00";
+const SCCP_TARGET: &str = "P00308010200";
 
 /// One phone of a test office: its MAC, starting firmware, and what
 /// phoneprov.toml says about it.
@@ -63,14 +63,16 @@ fn line(desk: &Desk) -> String {
 
 /// phoneprov.toml for `desks` (the listed ones), DHCP for any Cisco MAC on
 /// the loopback, the firmware folder holding `loads`.
-fn site(base: &Path, desks: &[Desk], loads: &[&str]) -> PathBuf {
+fn site(base: &Path, desks: &[Desk], loads: &[String]) -> PathBuf {
     for load in loads {
         write_load(&base.join("firmware"), load).unwrap();
     }
     let mut text = LOOPBACK_SERVE
         .replace("mode = \"known\"", "mode = \"cisco\"")
         .replace("\"127.0.0.110\"", "\"127.0.0.200\"");
-    text.push_str("[firmware]\nsip = \"P0S3-8-12-00\"\nsccp = \"P00308010200\"\n");
+    text.push_str(&format!(
+        "[firmware]\nsip = \"{SIP_TARGET}\"\nsccp = \"{SCCP_TARGET}\"\n"
+    ));
     for desk in desks.iter().filter(|d| d.listed) {
         text.push_str(&format!(
             "[[phone]]\nmac = \"{}\"\nmodel = \"{}\"\nlines = [{{ name = \"{}\", password = \"pw-{}\" }}]\n",
@@ -184,7 +186,7 @@ fn twenty_phones_from_four_firmwares_climb_their_ladders_to_registered_sip() {
             desk(i, start, declared)
         })
         .collect();
-    let config = site(tree.base(), &desks, &LADDER_LOADS);
+    let config = site(tree.base(), &desks, &ladder_loads());
     let server = Server::serve(&config);
     let network = network(&server);
 
@@ -254,9 +256,9 @@ fn a_missing_intermediate_load_stops_the_phone_and_is_named() {
     let tree = Tree::new();
     let desks = [desk(1, "P00305000200", true)];
     // No SIP 7.x load: SCCP 5.x cannot go to SIP 8.12 without one.
-    let loads: Vec<&str> = LADDER_LOADS
+    let loads: Vec<String> = ladder_loads()
         .into_iter()
-        .filter(|l| *l != "P0S3-07-4-00")
+        .filter(|l| l != "P0S3-07-4-00")
         .collect();
     let config = site(tree.base(), &desks, &loads);
     let server = Server::serve(&config);
@@ -291,7 +293,7 @@ fn a_phone_not_in_the_config_is_discovered_and_left_alone() {
     let mut stranger = desk(7, "P00308010200", false);
     stranger.listed = false;
     let desks = [desk(1, "P0S3-8-12-00", false), stranger];
-    let config = site(tree.base(), &desks, &LADDER_LOADS);
+    let config = site(tree.base(), &desks, &ladder_loads());
     let server = Server::serve(&config);
     let network = network(&server);
 
@@ -324,7 +326,7 @@ fn sip_phones_are_taken_back_to_sccp_the_old_one_through_7x() {
     for desk in &mut desks {
         desk.to_sccp = true;
     }
-    let config = site(tree.base(), &desks, &LADDER_LOADS);
+    let config = site(tree.base(), &desks, &ladder_loads());
     let server = Server::serve(&config);
     let network = network(&server);
 
@@ -360,9 +362,9 @@ fn where_a_phone_is_on_its_ladder_survives_a_restart() {
     let tree = Tree::new();
     // SCCP 3.3 declared; no SIP 7.x load yet, so it stops on SCCP 5.0(2).
     let desks = [desk(1, "P00303030300", true)];
-    let loads: Vec<&str> = LADDER_LOADS
+    let loads: Vec<String> = ladder_loads()
         .into_iter()
-        .filter(|l| *l != "P0S3-07-4-00")
+        .filter(|l| l != "P0S3-07-4-00")
         .collect();
     let config = site(tree.base(), &desks, &loads);
     let mut server = Server::serve(&config);
