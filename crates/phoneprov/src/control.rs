@@ -178,8 +178,7 @@ impl ControlSocket {
             );
         }
         let _ = std::fs::remove_file(&path);
-        std::fs::create_dir_all(state_dir)
-            .with_context(|| format!("cannot create {}", state_dir.display()))?;
+        crate::config::create_state_dir(state_dir)?;
         let listener = std::os::unix::net::UnixListener::bind(&path)
             .with_context(|| format!("cannot create the control socket {}", path.display()))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;

@@ -280,8 +280,7 @@ fn timeline_store(state_dir: &Path) -> anyhow::Result<Arc<SqliteTimeline>> {
 
 /// The DHCP server of `[dhcp]`, its leases in `<state_dir>/leases.db`.
 fn dhcp_service(config: &Config, dhcp: &config::DhcpConfig) -> anyhow::Result<DhcpService> {
-    std::fs::create_dir_all(&config.state_dir)
-        .with_context(|| format!("cannot create {}", config.state_dir.display()))?;
+    config::create_state_dir(&config.state_dir)?;
     let store = SqliteLeases::open(lease_db(&config.state_dir))?;
     if let Some(salvage) = store.salvage() {
         eprintln!("warning: {salvage}");
@@ -380,7 +379,7 @@ impl Discovered {
 
     fn save(&self) -> anyhow::Result<()> {
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
+            config::create_state_dir(dir)?;
         }
         let temporary = self.path.with_extension("toml.tmp");
         std::fs::write(&temporary, toml::to_string(&self.file)?)?;

@@ -136,8 +136,7 @@ fn secret(state_dir: &Path) -> anyhow::Result<Vec<u8>> {
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
     let secret: [u8; 32] = rand::random();
-    std::fs::create_dir_all(state_dir)
-        .with_context(|| format!("cannot create {}", state_dir.display()))?;
+    crate::config::create_state_dir(state_dir)?;
     write_private(&path, &secret)?;
     Ok(secret.to_vec())
 }

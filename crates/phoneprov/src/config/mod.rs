@@ -226,6 +226,18 @@ fn rings(firmware_dir: &Path, warnings: &mut Vec<Problem>) -> anyhow::Result<Vec
     Ok(rings)
 }
 
+/// Creates the state folder (and any missing parent) for this user alone:
+/// it holds generated passwords, leases, registrations and the control
+/// socket.
+pub(crate) fn create_state_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create the state folder {}: {e}", dir.display()))
+}
+
 /// Where observed state and generated secrets live: `state_dir` from the
 /// file (relative to it), else `/var/lib/phoneprov` for a config under /etc,
 /// else a `state` folder beside the config.
@@ -334,6 +346,13 @@ lines = [{ name = "1001", password = "s3cret" }, { name = "1002" }]
         let generated = lines[1].password.clone();
         assert_eq!(generated.reveal().len(), 16);
         assert_eq!(config.state_dir, dir.path().join("state"));
+        // It holds the generated passwords: this user's alone.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&config.state_dir)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
         let again = load(&dir.path().join("phoneprov.toml")).unwrap();
         assert_eq!(again.site.phones[0].lines[1].password, generated);
     }

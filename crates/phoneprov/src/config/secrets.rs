@@ -66,8 +66,7 @@ impl Secrets {
             return Ok(());
         }
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+        super::create_state_dir(dir)?;
         let text = format!(
             "# Line passwords phoneprov generated for lines without one in phoneprov.toml.\n\
              # Keep this file private. `phoneprov config check --show-secrets` prints them.\n{}",
