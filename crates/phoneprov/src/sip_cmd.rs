@@ -24,10 +24,13 @@ use crate::tftp_cmd::SipService;
 #[derive(Args)]
 pub struct RegistrationsArgs {}
 
-/// Show where each phone is in its boot, and what is wrong, in words: one
-/// line per phone (the listed ones, then any other phone seen), with each
-/// problem and its fix below it. Asks the running `phoneprov serve`, which
-/// follows every phone's DHCP, TFTP and SIP exchanges since it started.
+/// Show where each phone is in its boot, what it runs, how far it is from
+/// its target firmware, and what is wrong, in words: a few lines per phone
+/// (the listed ones, then any other phone seen), with each problem and its
+/// fix. Asks the running `phoneprov serve`, which follows every phone's
+/// DHCP, TFTP and SIP exchanges and keeps them over restarts.
+///
+/// Example: phoneprov status
 #[derive(Args)]
 pub struct StatusArgs {}
 

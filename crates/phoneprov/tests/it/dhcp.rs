@@ -142,7 +142,7 @@ fn status_follows_a_phone_from_its_lease_through_its_requests() {
         &[
             "00:18:B9:FF:FF:FF  Reception: the loader compares P0S3-8-12-00 with the firmware in flash",
             "PROBLEM: asked for P0S3-8-12-00.loads, which is not there",
-            "fix: import the firmware that holds P0S3-8-12-00.loads",
+            "fix: Import the firmware release that holds the file",
             "00:18:B9:00:00:02  listed: not seen yet",
         ],
     );

@@ -200,7 +200,17 @@ fn export_is_what_the_server_sends_to_tftp_hpa_and_curl() {
         }
     }
     drop(server);
-    // OS79XX.TXT is what each listed phone is told.
+    // OS79XX.TXT is what each listed phone is told once one step from the
+    // target (a phone further away is told its next rung, which a static
+    // export cannot do: docs/ladder.md).
+    let text = std::fs::read_to_string(&config).unwrap();
+    let declared = ["7940", "7960"].iter().fold(text, |text, model| {
+        text.replace(
+            &format!("model = \"{model}\"\n"),
+            &format!("model = \"{model}\"\ncurrent = \"P0S3-8-11-00\"\n"),
+        )
+    });
+    std::fs::write(&config, declared).unwrap();
     for mac in ["00:18:B9:00:00:40", "00:18:B9:00:00:61"] {
         let output = with_config(&config, &["render", mac, "OS79XX.TXT"]);
         assert_exit(&output, 0, "render OS79XX.TXT");
@@ -428,10 +438,18 @@ fn a_hand_made_tree_imports_into_a_config_that_passes_check() {
         &["render", "00:18:B9:FF:FF:FF", "SIP0018B9FFFFFF.cnf"],
     );
     let rendered = assert_exit(&output, 0, "render");
+    // The tree's image_version became the phone's target; until phoneprov
+    // knows what the phone runs, its file names no load (docs/ladder.md).
+    assert!(!rendered.contains("image_version"), "{rendered}");
+    let plan = assert_exit(
+        &with_config(&config, &["plan", "00:18:B9:FF:FF:FF"]),
+        0,
+        "plan",
+    );
+    assert_contains(&plan, &["target P0S3-8-12-00"]);
     assert_contains(
         &rendered,
         &[
-            "image_version: \"P0S3-8-12-00\"",
             "line1_name: \"line1\"",
             "line1_password: \"supersecret\"",
             "line2_name: \"\"",
