@@ -267,3 +267,176 @@ pub fn cisco_params(data: &[u8]) {
         .collect();
     assert_eq!(got, expected, "{file}");
 }
+
+/// Loads the ladder target picks from: every family's, every rung's, and a
+/// packed SIP name with no known loader.
+const LADDER_LOADS: [&str; 12] = [
+    "P00303030300",
+    "P00305000200",
+    "P00307020300",
+    "P00308010200",
+    "P0S30203",
+    "P0S3-04-4-00",
+    "P0S3-05-3-00",
+    "P0S3-06-3-00",
+    "P0S3-07-4-00",
+    "P0S3-07-5-00",
+    "P0S3-8-12-00",
+    "P0S30801",
+];
+
+/// Files a phone asks for during its climb.
+const LADDER_FILES: [&str; 16] = [
+    "CTLSEP0018B9000001.tlv",
+    "SEP0018B9000001.cnf.xml",
+    "SIP0018B9000001.cnf",
+    "XMLDefault.cnf.xml",
+    "OS79XX.TXT",
+    "SIPDefault.cnf",
+    "dialplan.xml",
+    "US/7960-tones.xml",
+    "P0S3-8-12-00.loads",
+    "P003-8-12-00.sbn",
+    "P0S3-8-12-00.sb2",
+    "P0S3-07-4-00.loads",
+    "P003-07-4-00.sbn",
+    "P00305000200.sbn",
+    "P0S3-05-3-00.sbn",
+    "P0S3-04-4-00.bin",
+];
+
+/// The upgrade ladder: `Band::parse` and `agent_version` on the whole
+/// input never panic; then the input drives a phone's history (byte 0: the
+/// target, 1: the declared load or none, 2-3: which loads the folder holds,
+/// 4: the file being read, then pairs: an address, a file asked for with
+/// its outcome, or a registration with a User-Agent). `observed`,
+/// `position` and the default ladder's `plan` never panic, and the plan
+/// never leads a phone where Cisco says it cannot go: at most 12 rungs, each
+/// in the folder or the target; never an unsigned load after a signed one;
+/// SIP up one documented rung at a time (4.4, 5.3, 6.x, 7.x); SCCP to SIP
+/// only from 5.x; SIP to SCCP only from 7.x; a plan that does not stop ends
+/// on its target; `next()` is the first rung, else the target when there is
+/// nothing left to do.
+pub fn cisco_ladder(data: &[u8]) {
+    use phoneprov_cisco::ladder::{agent_version, observed, position, Band, Ladder, Reader};
+    use phoneprov_cisco::stage::{Fetched, Observation, Seen};
+    use std::time::{Duration, SystemTime};
+
+    let text = String::from_utf8_lossy(data);
+    if let Ok(band) = Band::parse(&text) {
+        let _ = band.to_string();
+    }
+    if let Some(version) = agent_version(&text) {
+        assert!(text.contains(&version.major.to_string()), "{text:?}");
+    }
+    let [target, declared, low, high, reader, rest @ ..] = data else {
+        return;
+    };
+    let pick =
+        |byte: u8| LoadName::parse(LADDER_LOADS[byte as usize % LADDER_LOADS.len()]).unwrap();
+    let target = pick(*target);
+    let declared = (*declared < 128).then(|| pick(*declared));
+    let bits = u16::from_le_bytes([*low, *high]);
+    let folder: Vec<LoadName> = (0..LADDER_LOADS.len())
+        .filter(|i| bits & (1 << i) != 0)
+        .map(|i| pick(i as u8))
+        .collect();
+    let reader = [
+        Reader::OldBoot,
+        Reader::Loader,
+        Reader::SipApplication,
+        Reader::Nobody,
+    ][*reader as usize % 4];
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let history: Vec<Observation> = rest
+        .chunks_exact(2)
+        .enumerate()
+        .map(|(i, pair)| {
+            let seen = match pair[0] % 8 {
+                0 => Seen::Address,
+                1 => Seen::Registered {
+                    line: "1001".into(),
+                    agent: Some(
+                        [
+                            "Cisco-CP7960G/8.12",
+                            "Cisco-CP7940G/2.3",
+                            "Cisco-CP7960G/6.3",
+                            "Linphone/1.0",
+                        ][pair[1] as usize % 4]
+                            .into(),
+                    ),
+                },
+                kind => Seen::Fetch {
+                    name: LADDER_FILES[pair[1] as usize % LADDER_FILES.len()].into(),
+                    outcome: [Fetched::Sent, Fetched::NotFound, Fetched::Failed][kind as usize % 3],
+                },
+            };
+            Observation {
+                at: start + Duration::from_millis(i as u64 * (1 + pair[1] as u64 * 97)),
+                seen,
+            }
+        })
+        .collect();
+    let seen = observed(&history);
+    let from = position(seen.as_ref(), declared.as_ref(), reader);
+    let plan = Ladder::default().plan(&from, &target, &folder);
+    assert!(plan.rungs.len() <= 12, "{plan:?}");
+    let mut at = match from {
+        phoneprov_cisco::ladder::Position::At(protocol, version) => Some((protocol, version)),
+        _ => None,
+    };
+    for rung in &plan.rungs {
+        assert!(
+            *rung == target || folder.contains(rung),
+            "{rung} is not on hand: {plan:?}"
+        );
+        if let Some((protocol, version)) = at {
+            let step = (version.major, version.minor);
+            let next = (rung.version.major, rung.version.minor);
+            assert!(
+                version.major < 5 || rung.signed(),
+                "unsigned {rung} after {protocol} {version}: {plan:?}"
+            );
+            match (protocol, rung.protocol) {
+                (Protocol::Sip, Protocol::Sip) if next > step => {
+                    let highest = match step {
+                        (0..=3, _) | (4, 0..=3) => (4, 4),
+                        (4, _) => (5, 3),
+                        (5, _) => (6, u8::MAX),
+                        (6, _) => (7, u8::MAX),
+                        _ => (u8::MAX, u8::MAX),
+                    };
+                    assert!(
+                        next <= highest,
+                        "SIP {version} straight to {rung}: {plan:?}"
+                    );
+                }
+                (Protocol::Sccp, Protocol::Sip) => {
+                    assert!(
+                        version.major >= 5,
+                        "SCCP {version} straight to {rung}: {plan:?}"
+                    )
+                }
+                (Protocol::Sip, Protocol::Sccp) => {
+                    assert!(
+                        version.major >= 7,
+                        "SIP {version} straight to {rung}: {plan:?}"
+                    )
+                }
+                _ => {}
+            }
+        }
+        at = Some((rung.protocol, rung.version));
+    }
+    if plan.stop.is_none() {
+        if let Some(last) = plan.rungs.last() {
+            assert_eq!(*last, target, "{plan:?}");
+        }
+    }
+    let expected_next = match (plan.rungs.first(), &plan.stop) {
+        (Some(first), _) => Some(first),
+        (None, None) => Some(&target),
+        (None, Some(_)) => None,
+    };
+    assert_eq!(plan.next(), expected_next);
+}

@@ -17,7 +17,7 @@ mod dhcp;
 mod sip;
 mod tftp;
 
-pub use cisco::{cisco_cnf, cisco_load_name, cisco_mac_and_files, cisco_params};
+pub use cisco::{cisco_cnf, cisco_ladder, cisco_load_name, cisco_mac_and_files, cisco_params};
 pub use dhcp::dhcp_engine;
 pub use sip::{sip_message, sip_registrar};
 pub use tftp::{tftp_client, tftp_packet, tftp_server};

@@ -41,3 +41,8 @@ fn cisco_mac_and_files_corpus() {
 fn cisco_params_corpus() {
     replay("cisco_params", targets::cisco_params);
 }
+
+#[test]
+fn cisco_ladder_corpus() {
+    replay("cisco_ladder", targets::cisco_ladder);
+}
