@@ -514,7 +514,8 @@ impl Way {
     }
 }
 
-fn plural(n: usize, word: &str) -> String {
+/// `1 phone`, `2 phones`.
+pub(crate) fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
     } else {

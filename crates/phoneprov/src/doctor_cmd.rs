@@ -4,6 +4,7 @@
 mod addresses;
 mod files;
 mod firewall;
+mod ladder;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -29,6 +30,10 @@ use crate::dhcp_check::{interface_words, look, own_addresses, probe_fix, probe_i
 /// - config: phoneprov.toml loads (the checks of `phoneprov config check`).
 ///
 /// - firmware: the firmware folder can be read, and its loads are complete.
+///
+/// - ladder: every listed phone can reach its target with the loads on
+///   hand, from what it runs (what serve saw, else `current`); a missing
+///   intermediate load is named with the file to import.
 ///
 /// - files: phoneprov.toml is private (it holds the SIP passwords); the
 ///   state directory can be written, or made, and is private (leases,
@@ -148,6 +153,7 @@ pub fn run(args: DoctorArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
     let config = check_config(&mut report, explicit);
     if let Some(config) = &config {
         check_firmware(&mut report, config);
+        ladder::check(&mut report, config);
         files::check(&mut report, config);
         addresses::check(&mut report, config);
         check_ports(&mut report, config);

@@ -15,7 +15,7 @@ use phoneprov_cisco::Mac;
 
 use crate::config::{self, Config};
 use crate::control::{self, Reply, Request};
-use crate::serve_cmd::{provisioning, unwatched};
+use crate::serve_cmd::{provisioning, seen_so_far};
 use crate::sip_cmd::SyncFile;
 
 /// Show a phone's way to its target firmware, one load per boot.
@@ -25,7 +25,8 @@ use crate::sip_cmd::SyncFile;
 /// [[phone]]), its target ([firmware] in phoneprov.toml), the rules in
 /// effect (reference §3, or [[ladder]] in phoneprov.toml) and the complete
 /// loads of the firmware folder. A rung the folder lacks is named, with the
-/// load to import. Without a running serve only `current` is known.
+/// load to import. Without a running serve, what it saw until it stopped
+/// counts.
 ///
 /// Example: phoneprov plan 00:18:B9:00:00:12
 #[derive(Args)]
@@ -59,11 +60,9 @@ pub fn plan(args: PlanArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
         Ok(Reply::Lines { lines }) => lines,
         Ok(_) => bail!("phoneprov serve gave an unexpected answer"),
         Err(_) => {
-            println!(
-                "(phoneprov serve is not running: only what phoneprov.toml declares is known)"
-            );
+            println!("(phoneprov serve is not running: this is what it saw until it stopped)");
             let provisioning = provisioning(&config, SyncFile::open(&config.state_dir)?.value)?
-                .with_watch(unwatched(&config));
+                .with_watch(seen_so_far(&config)?);
             let phone = listed(&config, mac)?;
             describe_plan(&provisioning, phone)
         }

@@ -74,11 +74,24 @@ pub(crate) fn provisioning(config: &Config, sync: SyncValue) -> anyhow::Result<P
     )
 }
 
-/// The firmware folder of `config`, with no phone seen: what a phone
-/// would be told without a running server's observations.
-pub(crate) fn unwatched(config: &Config) -> Arc<dyn FirmwareWatch> {
-    Arc::new(FirmwareFolder(config.firmware_dir.clone()))
+/// What a phone would be told, from outside a running serve: what serve
+/// last wrote in `state_dir/timeline.db` (read only), with the firmware
+/// folder's loads.
+pub(crate) fn seen_so_far(config: &Config) -> anyhow::Result<Arc<dyn FirmwareWatch>> {
+    let path = config.state_dir.join(TIMELINE_DB);
+    let entries = if path.exists() {
+        SqliteTimeline::read(&path)?
+    } else {
+        Vec::new()
+    };
+    Ok(Arc::new(SeenFirmware {
+        timelines: Timelines::new(neighbours::mac_of).restored(entries),
+        folder: FirmwareFolder(config.firmware_dir.clone()),
+    }))
 }
+
+/// The phones' timelines, in the state folder.
+const TIMELINE_DB: &str = "timeline.db";
 
 /// Builds the resolver every service shares; `identify` names the phone at
 /// an address, for the files whose names carry no MAC.
@@ -121,7 +134,7 @@ pub fn render(args: RenderArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
         );
     };
     let provisioning = provisioning(&config, SyncFile::open(&config.state_dir)?.value)?
-        .with_watch(unwatched(&config));
+        .with_watch(seen_so_far(&config)?);
     let names: Vec<String> = match args.file {
         Some(file) => vec![file],
         None => [
@@ -271,7 +284,7 @@ pub(crate) fn serve_config(
 /// The phones' timelines kept in `<state_dir>/timeline.db`, as many
 /// observations per phone as serve follows in memory.
 fn timeline_store(state_dir: &Path) -> anyhow::Result<Arc<SqliteTimeline>> {
-    let store = SqliteTimeline::open(state_dir.join("timeline.db"), KEPT_PER_PHONE)?;
+    let store = SqliteTimeline::open(state_dir.join(TIMELINE_DB), KEPT_PER_PHONE)?;
     if let Some(set_aside) = store.set_aside() {
         eprintln!("warning: {set_aside}");
     }

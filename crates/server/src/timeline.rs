@@ -107,17 +107,23 @@ impl Timelines {
     /// entry this phoneprov cannot read, written by a newer one, is left
     /// out). Noted observations reach it in one batch a second while
     /// [`Timelines::follow`]ing, and at [`Timelines::write_down`].
-    pub fn kept_in(mut self, store: Arc<SqliteTimeline>) -> Result<Timelines, StoreError> {
+    pub fn kept_in(self, store: Arc<SqliteTimeline>) -> Result<Timelines, StoreError> {
+        let mut timelines = self.restored(store.load()?);
+        timelines.store = Some(store);
+        Ok(timelines)
+    }
+
+    /// Timelines that begin with `entries` (as a store keeps them).
+    pub fn restored(self, entries: Vec<Entry>) -> Timelines {
         {
             let mut book = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            for entry in store.load()? {
+            for entry in entries {
                 if let Ok(seen) = serde_json::from_str(&entry.seen) {
                     book.file(Mac(entry.phone), vec![observe(entry.at, seen)]);
                 }
             }
         }
-        self.store = Some(store);
-        Ok(self)
+        self
     }
 
     /// Notes that phoneprov's DHCP server gave `ip` to `phone`, at once

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OpenFlags};
 
 use crate::StoreError;
 
@@ -123,29 +123,42 @@ impl SqliteTimeline {
     /// (a damaged page) are skipped.
     pub fn load(&self) -> Result<Vec<Entry>, StoreError> {
         let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        let fail = |e| StoreError::sqlite(&self.path, "read the timeline", e);
-        let mut statement = conn
-            .prepare("SELECT phone, at_ms, seen FROM observations ORDER BY phone, id")
-            .map_err(fail)?;
-        let rows = statement
-            .query_map([], |row| {
-                let phone: Vec<u8> = row.get(0)?;
-                let at: i64 = row.get(1)?;
-                let seen: String = row.get(2)?;
-                Ok((phone, at, seen))
-            })
-            .map_err(fail)?;
-        Ok(rows
-            .filter_map(Result::ok)
-            .filter_map(|(phone, at, seen)| {
-                Some(Entry {
-                    phone: phone.try_into().ok()?,
-                    at: UNIX_EPOCH + Duration::from_millis(u64::try_from(at).ok()?),
-                    seen,
-                })
-            })
-            .collect())
+        entries(&conn, &self.path)
     }
+
+    /// The entries of the timeline at `path`, read without writing
+    /// anything (serve may be running): for the commands that look.
+    pub fn read(path: &Path) -> Result<Vec<Entry>, StoreError> {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| StoreError::sqlite(path, "open", e))?;
+        entries(&conn, path)
+    }
+}
+
+/// Every entry of `conn`'s timeline, each phone's oldest first.
+fn entries(conn: &Connection, path: &Path) -> Result<Vec<Entry>, StoreError> {
+    let fail = |e| StoreError::sqlite(path, "read the timeline", e);
+    let mut statement = conn
+        .prepare("SELECT phone, at_ms, seen FROM observations ORDER BY phone, id")
+        .map_err(fail)?;
+    let rows = statement
+        .query_map([], |row| {
+            let phone: Vec<u8> = row.get(0)?;
+            let at: i64 = row.get(1)?;
+            let seen: String = row.get(2)?;
+            Ok((phone, at, seen))
+        })
+        .map_err(fail)?;
+    Ok(rows
+        .filter_map(Result::ok)
+        .filter_map(|(phone, at, seen)| {
+            Some(Entry {
+                phone: phone.try_into().ok()?,
+                at: UNIX_EPOCH + Duration::from_millis(u64::try_from(at).ok()?),
+                seen,
+            })
+        })
+        .collect())
 }
 
 struct Damaged(String);

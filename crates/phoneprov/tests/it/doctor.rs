@@ -567,3 +567,33 @@ fn doctor_checks_the_server_address_on_its_interface_and_the_files() {
         ],
     );
 }
+
+#[test]
+fn doctor_names_the_load_missing_from_a_phones_ladder() {
+    let Some(lan) = Lan::new(None) else {
+        return;
+    };
+    let config = lan.config("ladder.toml", PHONEPROV_ADDRESS, "known", "pp0");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    // The phone runs SCCP 5.0(2); the folder lacks the SIP 7.x load it needs.
+    text.push_str("current = \"P00305000200\"\n[firmware]\nsip = \"P0S3-8-12-00\"\n");
+    std::fs::write(&config, text).unwrap();
+    let firmware = lan.dir.path().join("firmware");
+    for load in ["P0S3-8-12-00", "P00305000200"] {
+        phoneprov_sim::firmware::write_load(&firmware, load).unwrap();
+    }
+    let text = assert_exit(&lan.doctor(&config, &["--interface", "pp0"]), 0, "doctor");
+    assert_contains(
+        &text,
+        &[
+            "WARNING  ladder     00:18:B9:FF:FF:FF: needs a SIP 7.x load on its way to P0S3-8-12-00",
+            "fix: import a SIP 7.x load, e.g. P0S3-07-4-00",
+        ],
+    );
+    phoneprov_sim::firmware::write_load(&firmware, "P0S3-07-4-00").unwrap();
+    let text = assert_exit(&lan.doctor(&config, &["--interface", "pp0"]), 0, "doctor");
+    assert_contains(
+        &text,
+        &["OK       ladder     1 listed phone can reach its target with the loads on hand"],
+    );
+}
