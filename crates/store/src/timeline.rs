@@ -253,6 +253,8 @@ mod tests {
         let mut expected: Vec<Entry> = (3..6).map(|n| entry(PHONE, n)).collect();
         expected.push(entry(OTHER, 9));
         assert_eq!(timeline.load().unwrap(), expected);
+        // Read beside a running writer, without writing.
+        assert_eq!(SqliteTimeline::read(&path).unwrap(), expected);
     }
 
     #[test]
