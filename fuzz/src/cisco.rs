@@ -318,7 +318,9 @@ const LADDER_FILES: [&str; 16] = [
 /// on its target; `next()` is the first rung, else the target when there is
 /// nothing left to do.
 pub fn cisco_ladder(data: &[u8]) {
-    use phoneprov_cisco::ladder::{agent_version, observed, position, Band, Ladder, Reader};
+    use phoneprov_cisco::ladder::{
+        agent_version, forbidden_jump, observed, position, Band, Ladder, Reader,
+    };
     use phoneprov_cisco::stage::{Fetched, Observation, Seen};
     use std::time::{Duration, SystemTime};
 
@@ -391,39 +393,12 @@ pub fn cisco_ladder(data: &[u8]) {
             "{rung} is not on hand: {plan:?}"
         );
         if let Some((protocol, version)) = at {
-            let step = (version.major, version.minor);
-            let next = (rung.version.major, rung.version.minor);
             assert!(
                 version.major < 5 || rung.signed(),
                 "unsigned {rung} after {protocol} {version}: {plan:?}"
             );
-            match (protocol, rung.protocol) {
-                (Protocol::Sip, Protocol::Sip) if next > step => {
-                    let highest = match step {
-                        (0..=3, _) | (4, 0..=3) => (4, 4),
-                        (4, _) => (5, 3),
-                        (5, _) => (6, u8::MAX),
-                        (6, _) => (7, u8::MAX),
-                        _ => (u8::MAX, u8::MAX),
-                    };
-                    assert!(
-                        next <= highest,
-                        "SIP {version} straight to {rung}: {plan:?}"
-                    );
-                }
-                (Protocol::Sccp, Protocol::Sip) => {
-                    assert!(
-                        version.major >= 5,
-                        "SCCP {version} straight to {rung}: {plan:?}"
-                    )
-                }
-                (Protocol::Sip, Protocol::Sccp) => {
-                    assert!(
-                        version.major >= 7,
-                        "SIP {version} straight to {rung}: {plan:?}"
-                    )
-                }
-                _ => {}
+            if let Some(why) = forbidden_jump(protocol, version, rung) {
+                panic!("{why}: {plan:?}");
             }
         }
         at = Some((rung.protocol, rung.version));

@@ -438,6 +438,42 @@ pub fn complete_loads(dir: &Path) -> Vec<LoadName> {
         .unwrap_or_default()
 }
 
+/// Why a phone running a `protocol` application of `version` cannot take
+/// `aim`, as Cisco documents it (reference §3.1), whatever the rules in
+/// effect say: SIP climbs 4.4, 5.3, 6.x, 7.x one at a time; SCCP goes to SIP
+/// only from 5.x; SIP goes to SCCP only from 7.x. What the simulated phones
+/// refuse, and what the fuzzing checks every plan against.
+pub fn forbidden_jump(protocol: Protocol, version: Version, aim: &LoadName) -> Option<String> {
+    let (from, to) = (
+        (version.major, version.minor),
+        (aim.version.major, aim.version.minor),
+    );
+    match (protocol, aim.protocol) {
+        (Protocol::Sip, Protocol::Sip) if to > from => {
+            let highest = match from {
+                (0..=3, _) | (4, 0..=3) => (4, 4),
+                (4, _) => (5, 3),
+                (5, _) => (6, u8::MAX),
+                (6, _) => (7, u8::MAX),
+                _ => return None,
+            };
+            (to > highest).then(|| {
+                format!(
+                    "SIP {version} cannot go straight to SIP {}: the SIP ladder is 4.4, 5.3, 6.x, 7.x",
+                    aim.version
+                )
+            })
+        }
+        (Protocol::Sccp, Protocol::Sip) if from.0 < 5 => Some(format!(
+            "SCCP {version} cannot go to SIP: SCCP must be 5.x first"
+        )),
+        (Protocol::Sip, Protocol::Sccp) if from.0 < 7 => Some(format!(
+            "SIP {version} cannot go to SCCP: SIP must be 7.x first"
+        )),
+        _ => None,
+    }
+}
+
 /// Why a phone on `protocol` `version` cannot take `next`: signed firmware
 /// (5.x on) never takes an unsigned load again (§3.1).
 fn unsigned_after_signed(protocol: Protocol, version: Version, next: &LoadName) -> Option<String> {
@@ -592,6 +628,36 @@ mod tests {
         let mut names = Ladder::default().examples();
         names.extend(["P0S3-8-12-00".into(), "P00308010200".into()]);
         names.iter().map(|name| load(name)).collect()
+    }
+
+    #[test]
+    fn jumps_cisco_documents_as_impossible_are_refused() {
+        let refused = |from: &str, to: &str| {
+            let from = load(from);
+            forbidden_jump(from.protocol, from.version, &load(to))
+        };
+        for (from, to) in [
+            ("P0S30203", "P0S3-05-3-00"),
+            ("P0S3-04-4-00", "P0S3-06-3-00"),
+            ("P0S3-05-3-00", "P0S3-07-4-00"),
+            ("P0S3-06-3-00", "P0S3-8-12-00"),
+            ("P00303030300", "P0S3-07-4-00"),
+            ("P0S3-06-3-00", "P00308010200"),
+        ] {
+            assert!(refused(from, to).is_some(), "{from} -> {to}");
+        }
+        for (from, to) in [
+            ("P0S30203", "P0S3-04-4-00"),
+            ("P0S3-04-4-00", "P0S3-05-3-00"),
+            ("P0S3-06-3-00", "P0S3-07-4-00"),
+            ("P0S3-07-4-00", "P0S3-8-12-00"),
+            ("P00305000200", "P0S3-07-4-00"),
+            ("P00303030300", "P00305000200"),
+            ("P0S3-8-12-00", "P00308010200"),
+            ("P0S3-8-12-00", "P0S3-05-3-00"),
+        ] {
+            assert_eq!(refused(from, to), None, "{from} -> {to}");
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use phoneprov_cisco::firmware::ImageKind;
+use phoneprov_cisco::ladder::forbidden_jump;
 use phoneprov_cisco::{Era, LoadName, Mac, Model, Protocol};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::UnboundedSender;
@@ -645,7 +646,7 @@ impl Phone {
         if kind == ImageKind::Loads {
             return Ok(true);
         }
-        if let Some(why) = refused_jump(&self.flash.app, aim) {
+        if let Some(why) = forbidden_jump(self.flash.app.protocol, self.flash.app.version, aim) {
             self.refuse(file, format!("Image Authentication Failed: {why}"));
             return Ok(false);
         }
@@ -767,43 +768,6 @@ impl Phone {
     }
 }
 
-/// Why a phone running `app` refuses to install `aim`, as Cisco documents
-/// it (reference §3.1), independently of phoneprov's ladder rules: SIP
-/// climbs 4.4, 5.3, 6.x, 7.x one at a time; SCCP goes to SIP only from 5.x;
-/// SIP goes to SCCP only from 7.x.
-fn refused_jump(app: &LoadName, aim: &LoadName) -> Option<String> {
-    let (from, to) = (
-        (app.version.major, app.version.minor),
-        (aim.version.major, aim.version.minor),
-    );
-    match (app.protocol, aim.protocol) {
-        (Protocol::Sip, Protocol::Sip) if to > from => {
-            let highest = match from {
-                (0..=3, _) | (4, 0..=3) => (4, 4),
-                (4, _) => (5, 3),
-                (5, _) => (6, u8::MAX),
-                (6, _) => (7, u8::MAX),
-                _ => return None,
-            };
-            (to > highest).then(|| {
-                format!(
-                    "SIP {} cannot go straight to SIP {}: the SIP ladder is 4.4, 5.3, 6.x, 7.x",
-                    app.version, aim.version
-                )
-            })
-        }
-        (Protocol::Sccp, Protocol::Sip) if from.0 < 5 => Some(format!(
-            "SCCP {} cannot go to SIP: SCCP must be 5.x first",
-            app.version
-        )),
-        (Protocol::Sip, Protocol::Sccp) if from.0 < 7 => Some(format!(
-            "SIP {} cannot go to SCCP: SIP must be 7.x first",
-            app.version
-        )),
-        _ => None,
-    }
-}
-
 /// The text of the first `<name ...>text</name>` element (attributes
 /// allowed, `name` matched exactly, so `loadInformation` is not
 /// `loadInformation7`).
@@ -848,38 +812,6 @@ mod tests {
             Err(FlashError::Mgcp(_))
         ));
         assert!(!Flash::with("P0S30203").unwrap().signed());
-    }
-
-    #[test]
-    fn jumps_cisco_documents_as_impossible_are_refused() {
-        let refused = |from: &str, to: &str| {
-            refused_jump(
-                &LoadName::parse(from).unwrap(),
-                &LoadName::parse(to).unwrap(),
-            )
-        };
-        for (from, to) in [
-            ("P0S30203", "P0S3-05-3-00"),
-            ("P0S3-04-4-00", "P0S3-06-3-00"),
-            ("P0S3-05-3-00", "P0S3-07-4-00"),
-            ("P0S3-06-3-00", "P0S3-8-12-00"),
-            ("P00303030300", "P0S3-07-4-00"),
-            ("P0S3-06-3-00", "P00308010200"),
-        ] {
-            assert!(refused(from, to).is_some(), "{from} -> {to}");
-        }
-        for (from, to) in [
-            ("P0S30203", "P0S3-04-4-00"),
-            ("P0S3-04-4-00", "P0S3-05-3-00"),
-            ("P0S3-06-3-00", "P0S3-07-4-00"),
-            ("P0S3-07-4-00", "P0S3-8-12-00"),
-            ("P00305000200", "P0S3-07-4-00"),
-            ("P00303030300", "P00305000200"),
-            ("P0S3-8-12-00", "P00308010200"),
-            ("P0S3-8-12-00", "P0S3-05-3-00"),
-        ] {
-            assert_eq!(refused(from, to), None, "{from} -> {to}");
-        }
     }
 
     #[test]
