@@ -266,7 +266,9 @@ impl Stop {
     pub fn problem(&self, target: &LoadName) -> String {
         match self {
             Stop::Unknown => {
-                "phoneprov does not know yet which firmware this phone runs, so it changes none"
+                "phoneprov does not know yet which firmware this phone runs: on the loader (SCCP 6.x \
+                 or later, SIP 7.x or later) it is told its target when it asks; older firmware is \
+                 told nothing until phoneprov knows its version"
                     .into()
             }
             Stop::Missing { band, .. } => {
@@ -280,7 +282,7 @@ impl Stop {
 
     pub fn fix(&self) -> String {
         match self {
-            Stop::Unknown => "set current = \"LOAD\" in its [[phone]] (Settings > Status > Firmware Versions on the phone), or let it register once on SIP (it names its version)".into(),
+            Stop::Unknown => "nothing, for a phone on the loader; for older firmware set current = \"LOAD\" in its [[phone]] (Settings > Status > Firmware Versions on the phone), or let it register once on SIP (it names its version)".into(),
             Stop::Missing { band, example } => match example {
                 Some(example) => format!("import a {band} load, e.g. {example} (`phoneprov firmware import FILE.zip`)"),
                 None => format!("import a {band} load (`phoneprov firmware import FILE.zip`)"),
