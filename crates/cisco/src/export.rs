@@ -292,6 +292,7 @@ mod tests {
             dialplan: Vec::new(),
             rings: Vec::new(),
             ladder: Default::default(),
+            services: Default::default(),
             phones,
         }
     }

@@ -14,6 +14,7 @@ pub mod params;
 pub mod phone;
 pub mod render;
 pub mod ring;
+pub mod services;
 pub mod site;
 pub mod stage;
 

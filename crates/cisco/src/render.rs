@@ -20,6 +20,7 @@ use crate::load::LoadName;
 use crate::params::{self, ParamValue, RawValue};
 use crate::phone::{Mac, PhoneFile};
 use crate::ring;
+use crate::services;
 use crate::site::{DialUser, Os79xxName, Phone, Site, TargetProtocol};
 
 /// The generated files, by the name phones use (matched case-insensitively).
@@ -341,6 +342,15 @@ impl Provisioning {
             built_in.push(("sntp_server", RawValue::Text(ntp.clone())));
             built_in.push(("sntp_mode", RawValue::Text("unicast".into())));
         }
+        // The phones' own XML services; [defaults] may point elsewhere.
+        for (param, path) in [
+            ("directory_url", services::DIRECTORY),
+            ("services_url", services::MENU),
+        ] {
+            if let Some(url) = self.site.services_url(path) {
+                built_in.push((param, RawValue::Text(url)));
+            }
+        }
         let params = merge(checked("SIPDefault.cnf", built_in)?, &self.site.defaults);
         self.render(
             "SIPDefault.cnf",
@@ -606,6 +616,7 @@ mod tests {
             dialplan: Vec::new(),
             rings: Vec::new(),
             ladder: Default::default(),
+            services: Default::default(),
             phones: vec![
                 phone("0018B9000040", Model::Cp7940, TargetProtocol::Sip, 2),
                 phone("0018B9000060", Model::Cp7960, TargetProtocol::Sip, 3),
@@ -757,6 +768,31 @@ mod tests {
             );
         }
         insta::assert_snapshot!("SIPDefault-every-parameter", default);
+    }
+
+    #[test]
+    fn service_urls_point_at_phoneprov_unless_the_operator_set_them() {
+        let default = |site: &Site| {
+            let provisioning = Provisioning::new(site.clone(), None).unwrap();
+            text(provisioning.answer("SIPDefault.cnf", None))
+        };
+        let mut site = site();
+        assert!(!default(&site).contains("_url"), "{}", default(&site));
+        site.services.http = Some("10.0.0.1:8080".parse().unwrap());
+        let served = default(&site);
+        let directory = "\ndirectory_url: \"http://10.0.0.1:8080/services/directory\"\n";
+        assert!(served.contains(directory), "{served}");
+        let menu = "\nservices_url: \"http://10.0.0.1:8080/services/menu\"\n";
+        assert!(served.contains(menu), "{served}");
+        let own = RawValue::Text("http://10.0.0.9/phonebook.xml".into());
+        let own = params::lookup("directory_url")
+            .unwrap()
+            .check("directory_url", &own);
+        site.defaults = vec![("directory_url".into(), own.unwrap().0)];
+        let chosen = default(&site);
+        assert!(!chosen.contains("/services/directory"), "{chosen}");
+        assert!(chosen.contains("\ndirectory_url: \"http://10.0.0.9/phonebook.xml\"\n"));
+        assert!(chosen.contains(menu), "{chosen}");
     }
 
     #[test]

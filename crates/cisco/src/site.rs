@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::clock::ClockSettings;
 use crate::ladder::Ladder;
@@ -179,6 +179,47 @@ pub struct Site {
     pub rings: Vec<Ring>,
     /// How phones climb to their targets, one load per boot.
     pub ladder: Ladder,
+    /// The phones' XML services: directory and services menu.
+    pub services: PhoneServices,
+}
+
+/// What the phones' Directories and Services buttons show (reference §5.9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneServices {
+    /// Where phones reach phoneprov's HTTP server, when its bind lets them:
+    /// `directory_url` and `services_url` then point there.
+    pub http: Option<SocketAddr>,
+    /// `[[directory]]`: numbers listed beside the phones' own lines.
+    pub directory: Vec<DirectoryEntry>,
+    /// `[[service]]`: the services menu's entries after the directory.
+    pub menu: Vec<Service>,
+    /// Directory entries per page, 1 to 32.
+    pub page_size: usize,
+}
+
+impl Default for PhoneServices {
+    fn default() -> PhoneServices {
+        PhoneServices {
+            http: None,
+            directory: Vec::new(),
+            menu: Vec::new(),
+            page_size: 32,
+        }
+    }
+}
+
+/// One `DirectoryEntry`: a name and the number the phone dials.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DirectoryEntry {
+    pub name: String,
+    pub number: String,
+}
+
+/// One entry of the services menu: a name and the http:// URL it opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub name: String,
+    pub url: String,
 }
 
 impl Site {
@@ -192,5 +233,13 @@ impl Site {
             SipTarget::Registrar { port } => (self.server.to_string(), *port),
             SipTarget::External { host, port } => (host.clone(), *port),
         }
+    }
+
+    /// The URL of one of the phones' XML services (`/services/...`), when
+    /// phones can reach phoneprov's HTTP server.
+    pub fn services_url(&self, path: &str) -> Option<String> {
+        self.services
+            .http
+            .map(|http| format!("http://{http}{path}"))
     }
 }

@@ -568,4 +568,135 @@ lines = [{ name = "1001", password = "s3cret" }, { name = "1002" }]
         assert_eq!(config.warnings.len(), 1);
         assert_eq!(config.warnings[0].key, "defaults.phone_label");
     }
+
+    #[test]
+    fn directory_and_services_reach_the_phones_through_http() {
+        let text = format!(
+            "{GOOD}[http]\nbind = \"0.0.0.0:8080\"\n[services]\ndirectory_page_size = 20\n\
+             [[directory]]\nname = \" Pizza Roma \"\nnumber = \"0301234567\"\n\
+             [[service]]\nname = \"Weather\"\nurl = \"http://10.0.0.9/weather.xml\"\n"
+        );
+        let config = load_text(&text).1.unwrap();
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+        let services = &config.site.services;
+        assert_eq!(services.http, Some("10.0.0.1:8080".parse().unwrap()));
+        assert_eq!(services.page_size, 20);
+        let pizza = phoneprov_cisco::site::DirectoryEntry {
+            name: "Pizza Roma".into(),
+            number: "0301234567".into(),
+        };
+        assert_eq!(services.directory, [pizza]);
+        let weather = phoneprov_cisco::site::Service {
+            name: "Weather".into(),
+            url: "http://10.0.0.9/weather.xml".into(),
+        };
+        assert_eq!(services.menu, [weather]);
+        let on_server = text.replace("0.0.0.0:8080", "10.0.0.1:8081");
+        let on_server = load_text(&on_server).1.unwrap().site.services.http;
+        assert_eq!(on_server, Some("10.0.0.1:8081".parse().unwrap()));
+        let plain = load_text(GOOD).1.unwrap();
+        assert_eq!(plain.site.services.page_size, 32);
+        assert_eq!(plain.site.services.http, None);
+        assert!(plain.warnings.is_empty(), "{:?}", plain.warnings);
+    }
+
+    #[test]
+    fn a_directory_phones_cannot_reach_is_a_warning() {
+        let text = format!("{GOOD}[[directory]]\nname = \"Pizza\"\nnumber = \"1\"\n");
+        let config = load_text(&text).1.unwrap();
+        assert_eq!(config.site.services.http, None);
+        assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+        assert_eq!(config.warnings[0].key, "http.bind");
+        assert!(config.warnings[0].fix.contains("10.0.0.1:8080"));
+    }
+
+    #[test]
+    fn a_name_outside_latin_1_is_a_warning() {
+        let text = format!(
+            "{GOOD}[http]\nbind = \"0.0.0.0:8080\"\n\
+             [[directory]]\nname = \"Café 東京\"\nnumber = \"555\"\n"
+        );
+        let config = load_text(&text).1.unwrap();
+        assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+        let warning = &config.warnings[0];
+        assert_eq!(
+            (warning.key.as_str(), warning.line),
+            ("directory[1].name", Some(16))
+        );
+        assert!(
+            warning.problem.contains("\"Café ??\""),
+            "{}",
+            warning.problem
+        );
+    }
+
+    #[test]
+    fn directory_and_service_mistakes_name_their_key() {
+        let long = |n: usize| "x".repeat(n);
+        let cases = [
+            (
+                "[services]\ndirectory_page_size = 33\n".to_string(),
+                "services.directory_page_size",
+                "at most 32",
+            ),
+            (
+                "[services]\ndirectory_page_size = 0\n".to_string(),
+                "services.directory_page_size",
+                "at most 32",
+            ),
+            (
+                "[[directory]]\nname = \" \"\nnumber = \"1\"\n".to_string(),
+                "directory[1].name",
+                "shorter",
+            ),
+            (
+                format!("[[directory]]\nname = \"{}\"\nnumber = \"1\"\n", long(33)),
+                "directory[1].name",
+                "32 characters",
+            ),
+            (
+                "[[directory]]\nname = \"A\"\nnumber = \"12 34\"\n".to_string(),
+                "directory[1].number",
+                "as dialled",
+            ),
+            (
+                format!("[[directory]]\nname = \"A\"\nnumber = \"{}\"\n", long(33)),
+                "directory[1].number",
+                "32 characters",
+            ),
+            (
+                format!(
+                    "[[service]]\nname = \"{}\"\nurl = \"http://x/\"\n",
+                    long(65)
+                ),
+                "service[1].name",
+                "64 characters",
+            ),
+            (
+                "[[service]]\nname = \"W\"\nurl = \"https://x/\"\n".to_string(),
+                "service[1].url",
+                "no HTTPS",
+            ),
+            (
+                format!(
+                    "[[service]]\nname = \"W\"\nurl = \"http://x/{}\"\n",
+                    long(250)
+                ),
+                "service[1].url",
+                "no HTTPS",
+            ),
+        ];
+        for (section, key, fix) in cases {
+            let p = problem(&format!("{GOOD}{section}"));
+            assert_eq!(p.key, key, "{section}");
+            assert!(p.fix.contains(fix), "{section}: {}", p.fix);
+            assert!(p.line.is_some(), "{section}");
+        }
+        let services: String = (1..=99)
+            .map(|n| format!("[[service]]\nname = \"S{n}\"\nurl = \"http://x/{n}\"\n"))
+            .collect();
+        let p = problem(&format!("{GOOD}{services}"));
+        assert_eq!(p.key, "service[99]");
+        assert!(p.fix.contains("at most 98"), "{}", p.fix);
+    }
 }

@@ -11,9 +11,10 @@ use phoneprov_cisco::firmware::Catalog;
 use phoneprov_cisco::ladder::{Band, Ladder, Rule};
 use phoneprov_cisco::load::{LoadName, Protocol};
 use phoneprov_cisco::params::{self, RawValue};
+use phoneprov_cisco::services::{phone_text, MAX_PAGE_SIZE};
 use phoneprov_cisco::site::{
-    DialRule, DialUser, FirmwareTargets, Line, Os79xxName, Params, Phone, Secret, SipTarget, Site,
-    TargetProtocol,
+    DialRule, DialUser, DirectoryEntry, FirmwareTargets, Line, Os79xxName, Params, Phone,
+    PhoneServices, Secret, Service, SipTarget, Site, TargetProtocol,
 };
 use phoneprov_cisco::{Mac, Model};
 use phoneprov_dhcp::{DhcpSettings, Engine, HwAddr, Mode as DhcpMode, Pool, SettingsError};
@@ -218,6 +219,10 @@ pub fn validate(
             "write an IANA name such as \"Europe/Berlin\", or set time_zone and the dst_* values in [defaults] by hand",
         )
     });
+    let services = match (server, http_bind) {
+        (Some(server), Some(http_bind)) => Some(phone_services(&file, server, http_bind, checker)),
+        _ => None,
+    };
     let site = Site {
         name: file.site.name.clone().unwrap_or_else(|| "phoneprov".into()),
         clock,
@@ -231,6 +236,7 @@ pub fn validate(
         // Filled by `config::load` from the firmware folder's ring index.
         rings: Vec::new(),
         ladder,
+        services: services?,
     };
     let (dhcp_mode, http_bind) = (dhcp_mode?, http_bind?);
     let dhcp = match server {
@@ -261,6 +267,113 @@ pub fn validate(
         http_bind,
         sip,
     })
+}
+
+/// The phones' XML services: `[services]`, `[[directory]]`, `[[service]]`,
+/// and whether phones can reach the HTTP server that serves them.
+fn phone_services(
+    file: &wire::File,
+    server: IpAddr,
+    http_bind: SocketAddr,
+    checker: &mut Checker<'_>,
+) -> PhoneServices {
+    let mut services = PhoneServices::default();
+    if let Some(size) = &file.services.directory_page_size {
+        match usize::try_from(*size.get_ref()) {
+            Ok(size @ 1..=MAX_PAGE_SIZE) => services.page_size = size,
+            _ => checker.error(
+                Some(size.span()),
+                "services.directory_page_size",
+                format!("{} entries per page is not 1 to {MAX_PAGE_SIZE}", size.get_ref()),
+                format!("a 7940/7960 shows at most {MAX_PAGE_SIZE} entries per page; leave it out for {MAX_PAGE_SIZE}"),
+            ),
+        }
+    }
+    for (index, entry) in file.directory.iter().enumerate() {
+        let key = format!("directory[{}]", index + 1);
+        let name = shown_text(&entry.name, &format!("{key}.name"), 32, checker);
+        let number = entry.number.get_ref().trim();
+        if number.is_empty() || number.len() > 32 || !number.chars().all(|c| c.is_ascii_graphic()) {
+            checker.error(
+                Some(entry.number.span()),
+                &format!("{key}.number"),
+                format!("{number:?} is not a number the phone can dial"),
+                "write the number as dialled, up to 32 characters without spaces, e.g. number = \"0301234567\"",
+            );
+        } else if let Some(name) = name {
+            let number = number.to_string();
+            services.directory.push(DirectoryEntry { name, number });
+        }
+    }
+    let room = 100 - 2;
+    for (index, entry) in file.menu.iter().enumerate() {
+        let key = format!("service[{}]", index + 1);
+        if index == room {
+            checker.error(
+                Some(entry.name.span()),
+                &key,
+                format!("the services menu holds 100 items, 2 of them phoneprov's directory and search; this is service {}", index + 1),
+                format!("list at most {room} services"),
+            );
+        }
+        let name = shown_text(&entry.name, &format!("{key}.name"), 64, checker);
+        let url = entry.url.get_ref().trim();
+        if !url.starts_with("http://") || url.len() > 256 || url.contains(char::is_whitespace) {
+            checker.error(
+                Some(entry.url.span()),
+                &format!("{key}.url"),
+                format!("{url:?} is not an http:// URL of at most 256 characters"),
+                "write the service's URL, e.g. url = \"http://10.0.0.9/weather.xml\" (the phone has no HTTPS)",
+            );
+        } else if let Some(name) = name {
+            services.menu.push(Service {
+                name,
+                url: url.to_string(),
+            });
+        }
+    }
+    let ip = http_bind.ip();
+    if ip.is_unspecified() || ip == server {
+        services.http = Some(SocketAddr::new(server, http_bind.port()));
+    } else if !file.directory.is_empty() || !file.menu.is_empty() {
+        checker.warn(
+            None,
+            "http.bind",
+            format!("phones cannot reach the HTTP server on {http_bind}, so they are not given directory_url and services_url"),
+            format!("bind it to the server address, e.g. bind = \"{}\"", SocketAddr::new(server, http_bind.port())),
+        );
+    }
+    services
+}
+
+/// The name of a directory entry or service, at most `limit` characters;
+/// a warning when the phone shows it otherwise (ISO-8859-1).
+fn shown_text(
+    text: &Spanned<String>,
+    key: &str,
+    limit: usize,
+    checker: &mut Checker<'_>,
+) -> Option<String> {
+    let name = text.get_ref().trim();
+    if name.is_empty() || name.chars().count() > limit {
+        checker.error(
+            Some(text.span()),
+            key,
+            format!("{name:?} is not 1 to {limit} characters"),
+            format!("the phone shows {limit} characters; write a shorter name"),
+        );
+        return None;
+    }
+    let shown = phone_text(name);
+    if shown != name {
+        checker.warn(
+            Some(text.span()),
+            key,
+            format!("the phone reads ISO-8859-1 and shows {name:?} as {shown:?}"),
+            "write it in Latin letters to show it as written",
+        );
+    }
+    Some(name.to_string())
 }
 
 /// True when the file has a `[dhcp]` section with anything in it.

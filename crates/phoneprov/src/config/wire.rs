@@ -30,6 +30,35 @@ pub struct File {
     pub phones: Vec<PhoneEntry>,
     /// Replaces the default upgrade ladder when present.
     pub ladder: Option<Vec<LadderRuleEntry>>,
+    #[serde(default)]
+    pub services: ServicesSection,
+    /// Directory entries beside the phones' own lines.
+    #[serde(default)]
+    pub directory: Vec<DirectoryEntry>,
+    /// Entries of the phones' services menu.
+    #[serde(default, rename = "service")]
+    pub menu: Vec<ServiceEntry>,
+}
+
+/// The phones' XML services.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesSection {
+    pub directory_page_size: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryEntry {
+    pub name: Spanned<String>,
+    pub number: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceEntry {
+    pub name: Spanned<String>,
+    pub url: Spanned<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
