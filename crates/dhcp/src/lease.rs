@@ -24,6 +24,18 @@ pub enum LeaseState {
     Released,
 }
 
+impl LeaseState {
+    /// `offered`, `bound`, `declined` or `released`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LeaseState::Offered => "offered",
+            LeaseState::Bound => "bound",
+            LeaseState::Declined => "declined",
+            LeaseState::Released => "released",
+        }
+    }
+}
+
 /// One address's record.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Lease {

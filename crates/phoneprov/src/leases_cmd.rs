@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 use phoneprov_cisco::Mac;
-use phoneprov_dhcp::{DhcpEvent, LeaseState};
+use phoneprov_dhcp::DhcpEvent;
 use phoneprov_server::dhcp::{hwaddr_or_dash, is_neighbours_traffic};
 use phoneprov_server::DhcpExchange;
 use phoneprov_store::SqliteLeases;
@@ -41,12 +41,7 @@ pub fn run(_args: LeasesArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
             .phone(Mac(lease.hwaddr.octets()))
             .map(|phone| phone.description.clone().unwrap_or_else(|| "listed".into()))
             .unwrap_or_else(|| "-".into());
-        let state = match lease.state {
-            LeaseState::Offered => "offered",
-            LeaseState::Bound => "bound",
-            LeaseState::Declined => "declined",
-            LeaseState::Released => "released",
-        };
+        let state = lease.state.name();
         let expires: chrono::DateTime<chrono::Utc> = lease.expires.into();
         println!(
             "{:<17}  {:<15}  {:<20}  {:<8}  {:<20}  {}",
