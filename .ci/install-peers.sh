@@ -5,6 +5,6 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  tftp-hpa atftp curl busybox sox iproute2 procps ca-certificates dnsmasq-base \
+  tftp-hpa atftp curl openssl busybox sox iproute2 procps ca-certificates dnsmasq-base \
   udhcpc isc-dhcp-client dhcpcd-base python3-scapy sip-tester baresip-core nftables >/dev/null
-echo "peers installed: $(command -v tftp atftp curl busybox sox dnsmasq udhcpc dhclient dhcpcd sipp baresip | tr '\n' ' ')"
+echo "peers installed: $(command -v tftp atftp curl openssl busybox sox dnsmasq udhcpc dhclient dhcpcd sipp baresip | tr '\n' ' ')"

@@ -10,8 +10,9 @@ use clap::Args;
 use phoneprov_cisco::clock::ClockSettings;
 
 /// Write a starter phoneprov.toml with comments, filled in with this
-/// machine's network interfaces, address and time zone. Edit it, then run
-/// `phoneprov config check`.
+/// machine's network interfaces, address and time zone, and the HTTP
+/// server's admin token (state/admin-token beside it, owner only). Edit
+/// it, then run `phoneprov config check`.
 #[derive(Args)]
 pub struct InitArgs {
     /// Where to write it.
@@ -44,6 +45,14 @@ pub fn run(args: InitArgs) -> anyhow::Result<()> {
         "wrote {}: edit it (server address, firmware, phones), then run `phoneprov config check`",
         args.path.display()
     );
+    let base = args.path.parent().unwrap_or(Path::new("."));
+    let (token, made) = crate::admin_token::admin_token(&crate::config::state_dir(base, None))?;
+    if made {
+        println!(
+            "wrote the HTTP server's admin token to {} (owner only)",
+            token.path.display()
+        );
+    }
     Ok(())
 }
 

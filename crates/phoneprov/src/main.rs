@@ -1,5 +1,6 @@
 //! phoneprov: convert and provision Cisco 7940/7960 phones from one binary.
 
+mod admin_token;
 mod climb;
 mod config;
 mod config_cmd;

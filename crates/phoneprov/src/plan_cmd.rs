@@ -3,15 +3,12 @@
 //! is one.
 
 use std::path::Path;
-use std::time::SystemTime;
 
 use anyhow::bail;
 use clap::Args;
-use phoneprov_cisco::ladder::Reader;
-use phoneprov_cisco::render::Provisioning;
 use phoneprov_cisco::site::Phone;
-use phoneprov_cisco::stage::{Fetched, Observation, Seen};
 use phoneprov_cisco::Mac;
+use phoneprov_server::view::describe_plan;
 
 use crate::config::{self, Config};
 use crate::control::{self, Reply, Request};
@@ -100,83 +97,4 @@ fn listed(config: &Config, mac: Mac) -> anyhow::Result<&Phone> {
             config.path.display()
         ),
     }
-}
-
-/// `phone`'s way, in lines: target, what it runs, the rungs, why it stops.
-pub(crate) fn describe_plan(provisioning: &Provisioning, phone: &Phone) -> Vec<String> {
-    let Some(plan) = provisioning.plan(phone, Reader::Nobody) else {
-        return vec![format!(
-            "{}: no {} target in [firmware]: its firmware is left as it is",
-            phone.mac.colons(),
-            phone.protocol
-        )];
-    };
-    let running = provisioning
-        .watch()
-        .and_then(|watch| watch.running(phone.mac));
-    let runs = match (&running, &phone.current) {
-        (Some(firmware), _) => format!("runs {firmware} (seen by phoneprov)"),
-        (None, Some(current)) => format!("runs {current} (declared in phoneprov.toml)"),
-        (None, None) => "runs firmware phoneprov has not seen yet".into(),
-    };
-    let mut lines = vec![
-        format!("{}: target {}", phone.mac.colons(), plan.target),
-        format!("  {runs}"),
-    ];
-    if plan.rungs.is_empty() && plan.stop.is_none() {
-        lines.push("  at its target: nothing to do".into());
-    }
-    for (i, rung) in plan.rungs.iter().enumerate() {
-        let when = if i == 0 { "next boot" } else { "then" };
-        lines.push(format!(
-            "  {}. {rung} ({} {}): {when}",
-            i + 1,
-            rung.protocol,
-            rung.version
-        ));
-    }
-    if let Some(stop) = &plan.stop {
-        lines.push(format!("  stops: {}", stop.problem(&plan.target)));
-        lines.push(format!("  fix: {}", stop.fix()));
-    }
-    lines
-}
-
-/// One observation, for the timeline.
-pub(crate) fn describe(observation: &Observation) -> String {
-    let at = observation
-        .at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| {
-            let secs = d.as_secs() % 86_400;
-            format!(
-                "{:02}:{:02}:{:02}.{:03}",
-                secs / 3600,
-                secs / 60 % 60,
-                secs % 60,
-                d.subsec_millis()
-            )
-        })
-        .unwrap_or_default();
-    let what = match &observation.seen {
-        Seen::Address => "got an address from phoneprov's DHCP server".into(),
-        Seen::Fetch { name, outcome } => {
-            let got = match outcome {
-                Fetched::Sent => "sent",
-                Fetched::NotFound => "not found",
-                Fetched::Failed => "FAILED",
-            };
-            format!("asked for {name}: {got}")
-        }
-        Seen::Registered { line, agent } => match agent {
-            Some(agent) => format!("line {line} registered ({agent})"),
-            None => format!("line {line} registered"),
-        },
-        Seen::AuthFailed { line, cause } => format!("line {line} refused: {cause}"),
-        Seen::OtherDhcpServer { server } => format!("took the DHCP offer of {server}, not ours"),
-        Seen::OtherCase { name, on_disk } => {
-            format!("asked for {name}, found only as {on_disk}")
-        }
-    };
-    format!("{at} UTC  {what}")
 }

@@ -1,6 +1,6 @@
 //! `phoneprov serve`: the services of phoneprov.toml (TFTP with every phone's
-//! files generated on the fly, DHCP when `[dhcp]` is set; SIP and the
-//! dashboard as they land), and
+//! files generated on the fly, DHCP when `[dhcp]` is set, SIP, the HTTP
+//! API when `[http]` is set), and
 //! `phoneprov render`: what a phone will get.
 
 use std::collections::BTreeMap;
@@ -15,6 +15,7 @@ use phoneprov_cisco::ladder::{FirmwareFolder, FirmwareWatch};
 use phoneprov_cisco::render::{Answer, Provisioning, SyncValue, GENERATED};
 use phoneprov_cisco::{FirmwareStore, Mac, PhoneFile};
 use phoneprov_dhcp::HwAddr;
+use phoneprov_server::http::{needs_token, App, HttpServer, HttpSettings};
 use phoneprov_server::timeline::{SeenFirmware, KEPT_PER_PHONE};
 use phoneprov_server::{neighbours, DhcpServerSettings, TftpEvent, Timelines};
 use phoneprov_store::{SqliteLeases, SqliteTimeline};
@@ -34,6 +35,10 @@ use crate::tftp_cmd::{run_services, DhcpService, Running, Services};
 /// Phones not in phoneprov.toml get "file not found" for files named after
 /// their MAC, and nothing that would change their firmware; they are listed
 /// as discovered in the state folder (discovered.toml).
+///
+/// With an [http] section it also serves the JSON API, /metrics and
+/// /healthz (docs/api.md); bound beyond loopback, they ask for the admin
+/// token in the state folder (admin-token, made when missing).
 #[derive(Args, Default)]
 pub struct ServeArgs {
     /// Print only the requests that failed.
@@ -183,6 +188,7 @@ pub(crate) fn serve_config(
     started: impl FnOnce(&Running, &Timelines),
 ) -> anyhow::Result<()> {
     let mut control = ControlSocket::bind(&config.state_dir)?;
+    let http = http_server(&config)?;
     let sip = sip_cmd::service(&mut config)?;
     let sync = Arc::new(SyncFile::open(&config.state_dir)?);
     // A phone's own OS79XX.TXT and XMLDefault.cnf.xml go to the address
@@ -227,6 +233,8 @@ pub(crate) fn serve_config(
         }
         None => None,
     };
+    let leases = dhcp.as_ref().map(|dhcp| Arc::clone(&dhcp.store));
+    let firmware_dir = config.firmware_dir.clone();
     let services = Services {
         who: "phoneprov serve",
         banner,
@@ -245,17 +253,36 @@ pub(crate) fn serve_config(
         |running| {
             timelines.follow(&running.events, running.shutdown.clone());
             started(&running, &timelines);
-            let answers = Control {
+            let answers = Arc::new(Control {
                 files: Arc::clone(&files),
-                timelines,
+                timelines: timelines.clone(),
                 sync: Arc::clone(&sync),
                 sip: running.sip.clone(),
                 events: running.events.clone(),
-            };
-            if let Err(e) = control.serve(answers, running.shutdown.clone()) {
+            });
+            if let Err(e) = control.serve(Arc::clone(&answers), running.shutdown.clone()) {
                 failed = Some(e);
                 running.shutdown.cancel();
                 return;
+            }
+            if let Some((http, line)) = http {
+                let app = App {
+                    files: Arc::clone(&files),
+                    timelines,
+                    sip: running.sip.clone(),
+                    events: running.events.clone(),
+                    leases,
+                    firmware_dir,
+                    reboot: answers,
+                };
+                if let Err(e) = http.spawn(app, running.shutdown.clone()) {
+                    failed = Some(e.into());
+                    running.shutdown.cancel();
+                    return;
+                }
+                if !silent {
+                    println!("{line}");
+                }
             }
             if let Some(sip) = &running.sip {
                 Climb {
@@ -279,6 +306,44 @@ pub(crate) fn serve_config(
     // What was noted since the last batch, now that nothing is noted.
     kept.write_down();
     failed.map_or(Ok(()), Err)
+}
+
+/// The HTTP server of `[http]`, bound, and the line that says where;
+/// None without an `[http]` section.
+fn http_server(config: &Config) -> anyhow::Result<Option<(HttpServer, String)>> {
+    let Some(serving) = &config.http else {
+        return Ok(None);
+    };
+    let bind = config.http_bind;
+    let token = match needs_token(bind, serving.require_token) {
+        true => Some(crate::admin_token::admin_token(&config.state_dir)?),
+        false => None,
+    };
+    let asks = match &token {
+        Some((token, true)) => format!(
+            "; asks for the admin token, made now in {}",
+            token.path.display()
+        ),
+        Some((token, false)) => format!("; asks for the admin token in {}", token.path.display()),
+        None => String::new(),
+    };
+    let server = HttpServer::bind(HttpSettings {
+        bind,
+        token: token.map(|(token, _)| token),
+        tls: serving.tls.clone(),
+    })
+    .with_context(|| {
+        format!(
+            "cannot listen for HTTP on {bind}; choose a free address in [http] bind of {}",
+            config.path.display()
+        )
+    })?;
+    let addr = server.local_addr()?;
+    let line = format!(
+        "phoneprov serve: HTTP on {addr} ({}://{addr}/api/phones{asks})",
+        server.scheme()
+    );
+    Ok(Some((server, line)))
 }
 
 /// The phones' timelines kept in `<state_dir>/timeline.db`, as many

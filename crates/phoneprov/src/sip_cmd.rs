@@ -18,6 +18,7 @@ use phoneprov_sip::{Account, CheckSyncError, Password, SipEvent, UnregisterReaso
 use crate::config::{self, Config};
 use crate::control::{self, Reply, Request};
 use crate::tftp_cmd::SipService;
+use phoneprov_server::view::Rebooted;
 
 /// List the phone lines registered with the running `phoneprov serve`:
 /// line, phone, contact, source address, time left, model and firmware.
@@ -341,7 +342,8 @@ pub fn reboot(args: RebootArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
         }
         Some(macs)
     };
-    let Reply::Rebooted { sync, phones } = control::ask(&config, &Request::Reboot { phones })?
+    let Reply::Rebooted(Rebooted { sync, phones }) =
+        control::ask(&config, &Request::Reboot { phones })?
     else {
         bail!("phoneprov serve gave an unexpected answer");
     };

@@ -1,10 +1,12 @@
 //! The only crate that owns sockets and tasks: tokio drivers for the protocol
-//! engines (TFTP and DHCP now; SIP and HTTP as they land) and the event bus that
+//! engines (TFTP, DHCP, SIP), the HTTP app and the event bus that
 //! ties what each phone did together.
 
+pub mod connections;
 pub mod dhcp;
 pub mod dhcp_probe;
 pub mod events;
+pub mod http;
 pub mod neighbours;
 mod ping;
 pub mod preflight;
@@ -12,6 +14,7 @@ pub mod sip;
 pub mod tftp;
 pub mod timeline;
 mod udp;
+pub mod view;
 
 pub use dhcp::{DhcpServer, DhcpServerSettings, OnBound, Probe, ReplyRoute};
 pub use events::{DhcpExchange, Event, EventBus, SipExchange, TftpEvent, TftpOutcome};

@@ -271,6 +271,15 @@ impl Timelines {
         Some((phone, observations))
     }
 
+    /// The address phoneprov's DHCP server gave `phone`, when it gave one.
+    pub fn address_of(&self, phone: Mac) -> Option<IpAddr> {
+        let book = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        book.leased
+            .iter()
+            .find(|(_, mac)| **mac == phone)
+            .map(|(ip, _)| *ip)
+    }
+
     /// `phone`'s timeline, oldest first.
     pub fn history(&self, phone: Mac) -> Vec<Observation> {
         let book = self.inner.lock().unwrap_or_else(|e| e.into_inner());

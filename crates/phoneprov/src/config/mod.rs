@@ -1,6 +1,7 @@
 //! phoneprov.toml: finding it, reading it in two steps (wire structs, then
 //! validated settings), and reporting every mistake with its line and fix.
 
+mod http;
 mod secrets;
 mod validate;
 mod wire;
@@ -13,6 +14,7 @@ use phoneprov_cisco::ring::{self, Ring, RingList};
 use phoneprov_cisco::site::Site;
 use phoneprov_server::TftpSettings;
 
+pub use http::HttpServing;
 pub use secrets::Secrets;
 
 /// The environment variable that names the config file.
@@ -75,8 +77,10 @@ pub struct Config {
     pub dhcp: Option<DhcpConfig>,
     /// phoneprov's own registrar, unless `[sip] registrar = false`.
     pub sip: Option<SipConfig>,
-    /// Where the dashboard will listen (not built yet).
+    /// Where the HTTP server listens (`[http] bind`).
     pub http_bind: std::net::SocketAddr,
+    /// The HTTP server, when the file has an `[http]` section.
+    pub http: Option<HttpServing>,
     pub firmware_dir: PathBuf,
     pub state_dir: PathBuf,
     /// Template overrides, when configured.
@@ -167,6 +171,7 @@ pub fn load(path: &Path) -> anyhow::Result<Config> {
             None
         }
     };
+    let http = http::serving(&file.http, base, &mut checker);
     let mut secrets = Secrets::open(&state_dir)?;
     let validated = validate::validate(file, &mut checker, catalog.as_ref(), &mut |mac, line| {
         secrets.password(mac, line)
@@ -189,6 +194,7 @@ pub fn load(path: &Path) -> anyhow::Result<Config> {
         dhcp_mode: validated.dhcp_mode,
         dhcp: validated.dhcp,
         http_bind: validated.http_bind,
+        http,
         sip: validated.sip,
         firmware_dir,
         state_dir,
@@ -241,7 +247,7 @@ pub(crate) fn create_state_dir(dir: &Path) -> anyhow::Result<()> {
 /// Where observed state and generated secrets live: `state_dir` from the
 /// file (relative to it), else `/var/lib/phoneprov` for a config under /etc,
 /// else a `state` folder beside the config.
-fn state_dir(base: &Path, configured: Option<&str>) -> PathBuf {
+pub(crate) fn state_dir(base: &Path, configured: Option<&str>) -> PathBuf {
     match configured {
         Some(dir) => base.join(dir),
         None if base.starts_with("/etc") => PathBuf::from("/var/lib/phoneprov"),

@@ -18,7 +18,7 @@ pub struct File {
     pub dhcp: DhcpSection,
     #[serde(default)]
     pub sip: SipSection,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "written")]
     pub http: HttpSection,
     #[serde(default)]
     pub firmware: FirmwareSection,
@@ -110,11 +110,27 @@ pub struct DhcpSection {
     pub new_leases_per_minute: Option<Spanned<u32>>,
 }
 
-/// Read and checked now; served by the dashboard when it lands.
+/// The HTTP server (JSON API, /metrics), run when the section is written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSection {
     pub bind: Option<Spanned<String>>,
+    /// PEM certificate chain and private key: HTTPS when both are set.
+    pub cert: Option<Spanned<String>>,
+    pub key: Option<Spanned<String>>,
+    /// Ask for the admin token on a loopback bind too.
+    pub require_token: Option<bool>,
+    /// The file has an `[http]` section.
+    #[serde(skip)]
+    pub written: bool,
+}
+
+/// An `[http]` section that is there, even empty.
+fn written<'de, D: serde::Deserializer<'de>>(section: D) -> Result<HttpSection, D::Error> {
+    Ok(HttpSection {
+        written: true,
+        ..HttpSection::deserialize(section)?
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -6,8 +6,8 @@ use phoneprov_cisco::render::SyncValue;
 
 use super::Report;
 use crate::config::Config;
-use crate::control::plural;
 use crate::serve_cmd::{provisioning, seen_so_far};
+use phoneprov_server::view::plural;
 
 const CHECK: &str = "ladder";
 

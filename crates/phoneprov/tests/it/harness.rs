@@ -360,6 +360,11 @@ impl Server {
         self.port_of("SIP")
     }
 
+    /// The HTTP port of `phoneprov serve`, from its "HTTP on ADDR" line.
+    pub fn http_port(&self) -> u16 {
+        self.port_of("HTTP")
+    }
+
     /// The port in serve's "`service` on ADDR" line.
     fn port_of(&self, service: &str) -> u16 {
         let line = self.wait_text(0, &format!(": {service} on "));

@@ -19,6 +19,7 @@ mod explain;
 mod export;
 mod firmware;
 mod freebsd;
+mod http;
 mod ladder;
 mod lifecycle;
 mod refusals;

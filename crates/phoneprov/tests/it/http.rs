@@ -1,0 +1,424 @@
+//! `phoneprov serve` with `[http]` on a high port of the loopback, asked by
+//! curl: every route's status, content type and body, the admin token
+//! rules, HTTPS with a certificate made by openssl, and the server-sent
+//! events of the bus.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::sync::mpsc;
+
+use serde_json::Value;
+
+use crate::harness::{
+    arg, assert_contains, assert_file, poll, printed, require, run_binary, run_client,
+    spawn_client, tftp_hpa_get, Server, Tree, LOOPBACK_SERVE, REPLY_WAIT,
+};
+
+const RECEPTION: &str = "00:18:B9:00:00:01";
+
+/// A running serve whose `[http]` section is `bind = "127.0.0.1:0"` and
+/// `http`; one listed phone, a SIP target, an empty firmware folder.
+struct Site {
+    tree: Tree,
+    server: Server,
+    url: String,
+}
+
+impl Site {
+    fn start(http: &str) -> Site {
+        let tree = Tree::new();
+        std::fs::create_dir_all(tree.base().join("firmware")).unwrap();
+        let config = tree.base().join("phoneprov.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "{LOOPBACK_SERVE}[http]\nbind = \"127.0.0.1:0\"\n{http}\n\
+                 [firmware]\nsip = \"P0S3-8-12-00\"\n\
+                 [[phone]]\nmac = \"{RECEPTION}\"\nmodel = \"7960\"\ndescription = \"Reception\"\n\
+                 lines = [{{ name = \"1001\", password = \"s3cret\" }}]\n"
+            ),
+        )
+        .unwrap();
+        let server = Server::serve(&config);
+        let scheme = if http.contains("cert") {
+            "https"
+        } else {
+            "http"
+        };
+        let url = format!("{scheme}://127.0.0.1:{}", server.http_port());
+        Site { tree, server, url }
+    }
+
+    /// `curl` on `path` with `options` before the URL.
+    fn curl(&self, options: &[&str], path: &str) -> Answer {
+        let url = format!("{}{path}", self.url);
+        let mut args = vec![
+            "-sS",
+            "--max-time",
+            "60",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code} %{content_type}",
+        ];
+        args.extend_from_slice(options);
+        args.push(&url);
+        let output = run_client("curl", &args);
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let (body, last) = text
+            .rsplit_once('\n')
+            .unwrap_or_else(|| panic!("curl {path}: {}", printed(&output)));
+        let (status, content_type) = last.split_once(' ').unwrap_or((last, ""));
+        Answer {
+            status: status.parse().unwrap_or(0),
+            content_type: content_type.to_string(),
+            body: body.to_string(),
+        }
+    }
+
+    fn get(&self, path: &str) -> Answer {
+        self.curl(&[], path)
+    }
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: String,
+}
+
+impl Answer {
+    /// The JSON body, after checking status and content type.
+    fn json(&self, status: u16) -> Value {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(self.content_type, "application/json", "{self:?}");
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {self:?}"))
+    }
+
+    /// The JSON body, pretty, for a snapshot.
+    fn pretty(&self, status: u16) -> String {
+        serde_json::to_string_pretty(&self.json(status)).unwrap()
+    }
+}
+
+#[test]
+fn every_route_answers_with_its_status_content_type_and_body() {
+    if !require("curl") || !require("tftp") {
+        return;
+    }
+    let site = Site::start("");
+    let health = site.get("/healthz");
+    assert_eq!(
+        (
+            health.status,
+            health.content_type.as_str(),
+            health.body.as_str()
+        ),
+        (200, "text/plain; charset=utf-8", "ok")
+    );
+    insta::assert_snapshot!("phones", site.get("/api/phones").pretty(200));
+    insta::assert_snapshot!("phone", site.get("/api/phones/0018b9000001").pretty(200));
+    insta::assert_snapshot!(
+        "phone_unknown",
+        site.get("/api/phones/0018b9000099").pretty(404)
+    );
+    insta::assert_snapshot!(
+        "phone_not_a_mac",
+        site.get("/api/phones/nonsense").pretty(400)
+    );
+    insta::assert_snapshot!("registrations", site.get("/api/registrations").pretty(200));
+    insta::assert_snapshot!("leases", site.get("/api/leases").pretty(200));
+    insta::assert_snapshot!("no_route", site.get("/api/nothing").pretty(404));
+    let firmware = site.get("/api/firmware").json(200);
+    assert_eq!(firmware["loads"], Value::Array(Vec::new()), "{firmware}");
+    assert!(firmware["dir"].as_str().unwrap().ends_with("firmware"));
+
+    // The file is what the phone gets over TFTP: one resolver.
+    let file = site.get("/api/phones/0018B9000001/files/SIP0018B9000001.cnf");
+    assert_eq!(
+        (file.status, file.content_type.as_str()),
+        (200, "text/plain; charset=utf-8")
+    );
+    let out = site.tree.out("SIP0018B9000001.cnf");
+    assert!(
+        tftp_hpa_get(&site.server, "binary", "SIP0018B9000001.cnf", &out)
+            .status
+            .success()
+    );
+    assert_file(&out, file.body.as_bytes(), "the file over TFTP");
+    assert_contains(&file.body, &["line1_name: \"1001\""]);
+    let missing = site
+        .get("/api/phones/0018B9000001/files/P0S3-8-12-00.loads")
+        .json(404);
+    assert_contains(
+        missing["error"].as_str().unwrap(),
+        &["P0S3-8-12-00.loads is not served to 00:18:B9:00:00:01"],
+    );
+
+    // Not registered: nothing is sent, and it says so.
+    insta::assert_snapshot!(
+        "reboot",
+        site.curl(&["-X", "POST"], "/api/phones/0018b9000001/reboot")
+            .pretty(200)
+    );
+    insta::assert_snapshot!(
+        "reboot_unlisted",
+        site.curl(&["-X", "POST"], "/api/phones/0018b9000099/reboot")
+            .pretty(404)
+    );
+
+    // The transfer above: the counters, the stage and the timeline say so.
+    let size = std::fs::metadata(&out).unwrap().len();
+    let metrics = poll(REPLY_WAIT, std::time::Duration::from_millis(50), || {
+        let metrics = site.get("/metrics");
+        metrics
+            .body
+            .contains("phoneprov_tftp_transfers_total{outcome=\"sent\"} 1")
+            .then_some(metrics)
+    })
+    .expect("/metrics counts the transfer");
+    assert_eq!(metrics.status, 200);
+    assert_eq!(
+        metrics.content_type,
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    assert_contains(
+        &metrics.body,
+        &[
+            &format!("phoneprov_tftp_bytes_sent_total {size}\n"),
+            "phoneprov_tftp_blocks_retransmitted_total 0\n",
+            "# TYPE phoneprov_phones gauge\nphoneprov_phones{stage=",
+            "phoneprov_sip_registrations 0\n",
+        ],
+    );
+    let timeline = poll(REPLY_WAIT, std::time::Duration::from_millis(50), || {
+        let phone = site.get("/api/phones/0018b9000001").json(200);
+        let timeline = phone["timeline"].as_array()?.clone();
+        (!timeline.is_empty()).then_some(timeline)
+    })
+    .expect("the phone's timeline has the transfer");
+    assert_eq!(
+        timeline[0]["what"], "asked for SIP0018B9000001.cnf: sent",
+        "{timeline:?}"
+    );
+}
+
+#[test]
+fn events_come_as_server_sent_json_one_per_event() {
+    if !require("curl") || !require("tftp") {
+        return;
+    }
+    let site = Site::start("");
+    let url = format!("{}/api/events", site.url);
+    let mut curl = spawn_client("curl", &["-sS", "-N", "-i", &url]);
+    let (lines, seen) = mpsc::channel();
+    let stdout = curl.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    // The headers and a comment come once serve follows the bus for it.
+    let next = || {
+        seen.recv_timeout(REPLY_WAIT)
+            .expect("a line from /api/events")
+    };
+    assert_eq!(next().trim_end(), "HTTP/1.1 200 OK");
+    let headers: Vec<String> = std::iter::repeat_with(next)
+        .take_while(|line| !line.trim_end().is_empty())
+        .collect();
+    assert!(
+        headers
+            .iter()
+            .any(|h| h.trim_end() == "content-type: text/event-stream"),
+        "{headers:?}"
+    );
+    assert_eq!(next(), ": following phoneprov's events");
+    assert_eq!(next(), "");
+    let out = site.tree.out("SIP0018B9000001.cnf");
+    tftp_hpa_get(&site.server, "binary", "SIP0018B9000001.cnf", &out);
+    let data = next();
+    let _ = curl.kill();
+    let _ = curl.wait();
+    let event: Value = serde_json::from_str(
+        data.strip_prefix("data: ")
+            .unwrap_or_else(|| panic!("{data}")),
+    )
+    .unwrap();
+    assert_eq!(event["kind"], "tftp", "{event}");
+    assert_eq!(event["requested"], "SIP0018B9000001.cnf", "{event}");
+    assert_eq!(event["outcome"], "sent", "{event}");
+}
+
+#[test]
+fn the_admin_token_is_asked_when_required_as_bearer_or_login_cookie() {
+    if !require("curl") {
+        return;
+    }
+    let site = Site::start("require_token = true");
+    let token_file = site.tree.base().join("state/admin-token");
+    let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let token = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(token.len() >= 32);
+    site.server
+        .wait_text(0, "asks for the admin token, made now in");
+
+    assert_eq!(site.get("/healthz").body, "ok");
+    let refused = site.get("/api/phones").json(401);
+    assert_contains(
+        refused["fix"].as_str().unwrap(),
+        &["Authorization: Bearer TOKEN", arg(&token_file), "/login"],
+    );
+    site.get("/metrics").json(401);
+    site.curl(&["-H", "Authorization: Bearer wrong"], "/api/phones")
+        .json(401);
+    let bearer = format!("Authorization: Bearer {token}");
+    site.curl(&["-H", &bearer], "/api/phones").json(200);
+
+    let form = site.get("/login");
+    assert_eq!(
+        (form.status, form.content_type.as_str()),
+        (200, "text/html; charset=utf-8")
+    );
+    assert_contains(&form.body, &["<form method=\"post\" action=\"/login\">"]);
+    let wrong = site.curl(&["--data-urlencode", "token=guess"], "/login");
+    assert_eq!(wrong.status, 401);
+    let jar = site.tree.out("cookies");
+    let right = format!("token={token}");
+    let login = site.curl(
+        &["--data-urlencode", &right, "-c", arg(&jar), "-D", "-"],
+        "/login",
+    );
+    assert_eq!(login.status, 303, "{login:?}");
+    assert_contains(
+        &login.body.to_lowercase(),
+        &[
+            "set-cookie: phoneprov_token=",
+            "httponly",
+            "samesite=strict",
+        ],
+    );
+    site.curl(&["-b", arg(&jar)], "/api/phones").json(200);
+
+    let printed = [site.server.lines(), site.server.stderr_lines()].concat();
+    assert!(
+        !printed.iter().any(|line| line.contains(&token)),
+        "the token was printed: {printed:?}"
+    );
+}
+
+#[test]
+fn https_serves_with_the_configured_certificate() {
+    if !require("curl") || !require("openssl") {
+        return;
+    }
+    let tree = Tree::new();
+    let (cert, key) = (tree.base().join("cert.pem"), tree.base().join("key.pem"));
+    let made = run_client(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=phoneprov test",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            arg(&key),
+            "-out",
+            arg(&cert),
+        ],
+    );
+    assert!(made.status.success(), "{}", printed(&made));
+    let site = Site::start(&format!(
+        "cert = \"{}\"\nkey = \"{}\"",
+        arg(&cert),
+        arg(&key)
+    ));
+    site.server.wait_text(0, "(https://127.0.0.1:");
+    let trusted = site.curl(&["--cacert", arg(&cert)], "/healthz");
+    assert_eq!((trusted.status, trusted.body.as_str()), (200, "ok"));
+    site.curl(&["--cacert", arg(&cert)], "/api/phones")
+        .json(200);
+    // Without the certificate, curl refuses the server.
+    let untrusted = site.get("/healthz");
+    assert_eq!(untrusted.status, 0, "{untrusted:?}");
+    // Plain HTTP on the HTTPS port gets no answer.
+    let plain = site.url.replace("https://", "http://");
+    let output = run_client("curl", &["-sS", "--max-time", "60", &plain]);
+    assert!(!output.status.success(), "{}", printed(&output));
+}
+
+#[test]
+fn http_mistakes_in_phoneprov_toml_are_named_with_their_fix() {
+    let tree = Tree::new();
+    let config = tree.base().join("phoneprov.toml");
+    std::fs::write(tree.base().join("cert.pem"), "not a certificate\n").unwrap();
+    for (http, expected) in [
+        (
+            "cert = \"cert.pem\"",
+            &[
+                "http.cert",
+                "cert is set but key is not",
+                "set key = \"PATH\"",
+            ][..],
+        ),
+        (
+            "key = \"key.pem\"",
+            &["http.key", "key is set but cert is not"],
+        ),
+        (
+            "cert = \"cert.pem\"\nkey = \"key.pem\"",
+            &[
+                "http.cert",
+                "no CERTIFICATE block",
+                "PEM file holding the certificate",
+            ],
+        ),
+        ("bind = \"localhost\"", &["http.bind", "write address:port"]),
+        (
+            "tokens = true",
+            &["tokens is not a key phoneprov knows here", "require_token"],
+        ),
+    ] {
+        std::fs::write(
+            &config,
+            format!("[server]\naddress = \"127.0.0.1\"\n[http]\n{http}\n"),
+        )
+        .unwrap();
+        let output = run_binary(&["--config", arg(&config), "config", "check"]);
+        assert!(!output.status.success(), "{http}");
+        assert_contains(&printed(&output), expected);
+    }
+}
+
+#[test]
+fn init_makes_an_owner_only_admin_token_and_does_not_print_it() {
+    let tree = Tree::new();
+    let config = tree.base().join("phoneprov.toml");
+    let output = run_binary(&["init", arg(&config)]);
+    assert!(output.status.success(), "{}", printed(&output));
+    let token_file = tree.base().join("state/admin-token");
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert_eq!(
+        std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let said = printed(&output);
+    assert_contains(&said, &["admin token", arg(&token_file)]);
+    assert!(!said.contains(token.trim()), "{said}");
+}

@@ -1,0 +1,212 @@
+//! The HTTP app: the JSON API, `/metrics` and `/healthz`, over HTTP or
+//! HTTPS (rustls), behind the admin token unless bound to loopback.
+//! [`router`] is where every route is mounted.
+
+mod api;
+mod auth;
+mod metrics;
+mod tls;
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+use futures_util::future::BoxFuture;
+use hyper_util::rt::TokioIo;
+use phoneprov_cisco::files::PhoneFiles;
+use phoneprov_cisco::Mac;
+use phoneprov_store::LeaseStore;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+pub use auth::{needs_token, AdminToken};
+pub use tls::{load_tls, TlsError};
+pub use tokio_rustls::rustls::ServerConfig as TlsConfig;
+
+use crate::connections::answer_each;
+use crate::events::EventBus;
+use crate::sip::SipHandle;
+use crate::timeline::Timelines;
+use crate::view::{Rebooted, Refusal};
+
+/// Tells phones to reboot (check-sync), as `phoneprov reboot` does.
+pub trait Reboot: Send + Sync {
+    /// Every listed phone when `phones` is None.
+    fn reboot(&self, phones: Option<Vec<Mac>>) -> BoxFuture<'_, Result<Rebooted, Refusal>>;
+}
+
+/// What the API reads and acts on.
+pub struct App {
+    pub files: Arc<PhoneFiles>,
+    pub timelines: Timelines,
+    pub sip: Option<SipHandle>,
+    pub events: EventBus,
+    /// The DHCP server's leases, when it runs.
+    pub leases: Option<Arc<dyn LeaseStore>>,
+    pub firmware_dir: PathBuf,
+    pub reboot: Arc<dyn Reboot>,
+}
+
+/// How the HTTP server listens.
+pub struct HttpSettings {
+    pub bind: SocketAddr,
+    /// Asked of every request but `/healthz` when set.
+    pub token: Option<AdminToken>,
+    /// HTTPS with this certificate when set.
+    pub tls: Option<Arc<TlsConfig>>,
+}
+
+/// The state every handler shares.
+struct Shared {
+    app: App,
+    metrics: metrics::Metrics,
+    token: Option<AdminToken>,
+    /// Cookies are marked Secure over HTTPS.
+    https: bool,
+    shutdown: CancellationToken,
+}
+
+type State = axum::extract::State<Arc<Shared>>;
+
+/// What answers on one path.
+type Answers = fn() -> MethodRouter<Arc<Shared>>;
+
+/// Every route: its path and what answers there. The phones' XML
+/// services (`/services/...`, in `services.rs` beside this file) are
+/// mounted here too. docs/openapi.yaml describes each path (a test keeps
+/// them in step).
+const ROUTES: &[(&str, Answers)] = &[
+    ("/healthz", || get(|| async { "ok" })),
+    ("/metrics", || get(metrics::render)),
+    ("/login", || get(auth::login_form).post(auth::log_in)),
+    ("/api/phones", || get(api::phones)),
+    ("/api/phones/{mac}", || get(api::phone)),
+    ("/api/phones/{mac}/files/{*name}", || get(api::file)),
+    ("/api/phones/{mac}/reboot", || post(api::reboot)),
+    ("/api/leases", || get(api::leases)),
+    ("/api/registrations", || get(api::registrations)),
+    ("/api/firmware", || get(api::firmware)),
+    ("/api/events", || get(api::events)),
+];
+
+fn router(shared: Arc<Shared>) -> Router {
+    ROUTES
+        .iter()
+        .fold(Router::new(), |router, (path, answers)| {
+            router.route(path, answers())
+        })
+        .fallback(api::no_route)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            auth::check,
+        ))
+        .with_state(shared)
+}
+
+/// A bound HTTP server, not serving yet.
+pub struct HttpServer {
+    listener: std::net::TcpListener,
+    settings: HttpSettings,
+}
+
+impl HttpServer {
+    /// Binds `settings.bind` (outside the runtime, so a taken port is
+    /// reported before anything starts).
+    pub fn bind(settings: HttpSettings) -> io::Result<HttpServer> {
+        let listener = std::net::TcpListener::bind(settings.bind)?;
+        listener.set_nonblocking(true)?;
+        Ok(HttpServer { listener, settings })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// `https` or `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.settings.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// Serves `app` until `shutdown`; call in the runtime.
+    pub fn spawn(self, app: App, shutdown: CancellationToken) -> io::Result<()> {
+        let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        let shared = Arc::new(Shared {
+            metrics: metrics::Metrics::follow(&app.events, shutdown.clone()),
+            app,
+            token: self.settings.token,
+            https: self.settings.tls.is_some(),
+            shutdown: shutdown.clone(),
+        });
+        let router = router(shared);
+        let tls = self.settings.tls.map(TlsAcceptor::from);
+        answer_each(listener, shutdown, move |stream| {
+            connection(stream, tls.clone(), router.clone())
+        });
+        Ok(())
+    }
+}
+
+/// Answers the requests of one connection, after the TLS handshake when
+/// there is one.
+async fn connection(stream: tokio::net::TcpStream, tls: Option<TlsAcceptor>, router: Router) {
+    let service = hyper::service::service_fn(move |request| {
+        let router = router.clone();
+        async move { Ok::<_, Infallible>(router.oneshot(request).await.unwrap_or_else(|e| match e {})) }
+    });
+    let http = hyper::server::conn::http1::Builder::new();
+    let _ = match tls {
+        Some(tls) => match tls.accept(stream).await {
+            Ok(stream) => http.serve_connection(TokioIo::new(stream), service).await,
+            Err(_) => return,
+        },
+        None => http.serve_connection(TokioIo::new(stream), service).await,
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ROUTES;
+
+    /// docs/openapi.yaml's paths, as written under `paths:`.
+    fn documented() -> Vec<String> {
+        let spec = include_str!("../../../../docs/openapi.yaml");
+        let paths = spec.split("\npaths:\n").nth(1).expect("a paths: section");
+        paths
+            .lines()
+            .take_while(|line| line.is_empty() || line.starts_with(' '))
+            .filter_map(|line| line.strip_prefix("  /"))
+            .map(|path| format!("/{}", path.trim_end_matches(':')))
+            .collect()
+    }
+
+    #[test]
+    fn openapi_describes_every_route_and_no_other() {
+        let documented = documented();
+        // OpenAPI writes a path parameter that spans slashes as {name}.
+        let routes: Vec<String> = ROUTES
+            .iter()
+            .map(|(path, _)| path.replace("{*", "{"))
+            .collect();
+        for route in &routes {
+            assert!(
+                documented.contains(route),
+                "{route} is not in docs/openapi.yaml"
+            );
+        }
+        for path in &documented {
+            assert!(
+                routes.contains(path),
+                "docs/openapi.yaml has {path}, which the router lacks"
+            );
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! What phoneprov tells about its phones, in words and in JSON: one
+//! implementation for the control socket (`phoneprov status`, `plan`, `show`,
+//! `registrations`, `reboot`) and the HTTP API.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use phoneprov_cisco::ladder::Reader;
+use phoneprov_cisco::render::Provisioning;
+use phoneprov_cisco::site::Phone;
+use phoneprov_cisco::stage::{Fetched, Observation, Seen, Stage};
+use phoneprov_cisco::Mac;
+use serde::{Deserialize, Serialize};
+
+use crate::sip::RegisteredContact;
+use crate::timeline::{PhoneStatus, Timelines};
+
+/// One phone, as `phoneprov status` and `GET /api/phones` show it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PhoneRow {
+    pub phone: String,
+    /// Its description in phoneprov.toml; `None` for a phone not listed there.
+    pub listed: Option<String>,
+    /// The model in phoneprov.toml, else the one its REGISTER named.
+    pub model: Option<String>,
+    /// The address phoneprov leased it, else the one it registered from.
+    pub address: Option<IpAddr>,
+    pub stage: String,
+    /// What it runs, as far as phoneprov knows.
+    pub firmware: Option<String>,
+    /// Where it is on its way to its target.
+    pub ladder: Option<String>,
+    /// Its lines registered with phoneprov now.
+    pub lines: Vec<String>,
+    /// Seconds ago.
+    pub last_seen: Option<u64>,
+    /// Each problem with its fix.
+    pub findings: Vec<Finding>,
+}
+
+/// A problem and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub problem: String,
+    pub fix: String,
+}
+
+impl PhoneRow {
+    /// As `phoneprov status` prints it.
+    pub fn paragraph(&self) -> Vec<String> {
+        let who = match &self.listed {
+            Some(description) if !description.is_empty() => description.clone(),
+            Some(_) => "listed".into(),
+            None => "not in phoneprov.toml".into(),
+        };
+        let seen = match self.last_seen {
+            Some(secs) => format!("  (last seen {secs} s ago)"),
+            None => String::new(),
+        };
+        let mut lines = vec![format!("{}  {who}: {}{seen}", self.phone, self.stage)];
+        if let Some(firmware) = &self.firmware {
+            lines.push(format!("    firmware: {firmware}"));
+        }
+        if let Some(ladder) = &self.ladder {
+            lines.push(format!("    ladder: {ladder}"));
+        }
+        for finding in &self.findings {
+            lines.push(format!("    PROBLEM: {}", finding.problem));
+            lines.push(format!("      fix: {}", finding.fix));
+        }
+        lines
+    }
+}
+
+/// Every listed phone, then every other phone seen, with its stage;
+/// `registered` is what the registrar holds now.
+pub fn phone_rows(
+    provisioning: &Provisioning,
+    timelines: &Timelines,
+    registered: &[RegisteredContact],
+) -> Vec<PhoneRow> {
+    let mut seen: HashMap<Mac, PhoneStatus> = timelines
+        .status()
+        .into_iter()
+        .map(|s| (s.phone, s))
+        .collect();
+    let now = SystemTime::now();
+    let row = |phone: Mac, listed: Option<&Phone>, status: Option<PhoneStatus>| {
+        let (stage, last_seen, mut findings) = match &status {
+            Some(s) => (
+                s.inference.stage.sentence(),
+                s.last_seen
+                    .map(|at| now.duration_since(at).unwrap_or_default().as_secs()),
+                s.inference
+                    .findings
+                    .iter()
+                    .map(|f| Finding {
+                        problem: f.problem(),
+                        fix: f.fix(),
+                    })
+                    .collect(),
+            ),
+            None => (Stage::NotSeen.sentence(), None, Vec::new()),
+        };
+        let way = listed.and_then(|p| Way::of(provisioning, p));
+        if let Some(way) = &way {
+            // Not knowing an unseen phone's firmware is no problem yet.
+            let problem = way.problem.clone().filter(|_| status.is_some());
+            findings.extend(problem);
+        }
+        let firmware = provisioning
+            .watch()
+            .and_then(|watch| watch.running(phone))
+            .map(|f| f.to_string())
+            .or_else(|| {
+                let current = listed?.current.as_ref()?;
+                Some(format!("{current} (declared in phoneprov.toml)"))
+            });
+        let contacts: Vec<&RegisteredContact> = registered
+            .iter()
+            .filter(|c| c.phone == Some(phone))
+            .collect();
+        let mut lines: Vec<String> = contacts.iter().map(|c| c.line.clone()).collect();
+        lines.dedup();
+        PhoneRow {
+            phone: phone.colons(),
+            listed: listed.map(|p| p.description.clone().unwrap_or_default()),
+            model: listed
+                .map(|p| p.model.to_string())
+                .or_else(|| contacts.iter().find_map(|c| c.model.clone())),
+            address: timelines
+                .address_of(phone)
+                .or_else(|| contacts.first().map(|c| c.source.ip())),
+            stage,
+            firmware,
+            ladder: way.map(|way| way.progress),
+            lines,
+            last_seen,
+            findings,
+        }
+    };
+    let site = provisioning.site();
+    let mut phones: Vec<PhoneRow> = site
+        .phones
+        .iter()
+        .map(|p| row(p.mac, Some(p), seen.remove(&p.mac)))
+        .collect();
+    let mut others: Vec<PhoneStatus> = seen.into_values().collect();
+    others.sort_by_key(|s| s.phone.0);
+    phones.extend(others.into_iter().map(|s| row(s.phone, None, Some(s))));
+    phones
+}
+
+/// A listed phone's way to its target, in words.
+pub struct Way {
+    /// `at its target P0S3-8-12-00`, or the rungs still to go.
+    pub progress: String,
+    /// Why it cannot go on, with the fix.
+    pub problem: Option<Finding>,
+}
+
+impl Way {
+    /// None for a phone with no target (nothing to reach).
+    pub fn of(provisioning: &Provisioning, phone: &Phone) -> Option<Way> {
+        let plan = provisioning.plan(phone, Reader::Nobody)?;
+        let target = &plan.target;
+        let rungs: Vec<&str> = plan.rungs.iter().map(|l| l.as_str()).collect();
+        let progress = match (&plan.stop, rungs.is_empty()) {
+            (None, true) => format!("at its target {target}"),
+            (None, false) => format!(
+                "{} to go: {}",
+                plural(rungs.len(), "load"),
+                rungs.join(" -> ")
+            ),
+            (Some(_), true) => format!("stopped on its way to {target}"),
+            (Some(_), false) => format!(
+                "{} to go, then stopped on its way to {target}: {}",
+                plural(rungs.len(), "load"),
+                rungs.join(" -> ")
+            ),
+        };
+        Some(Way {
+            progress,
+            problem: plan.stop.map(|stop| Finding {
+                problem: stop.problem(target),
+                fix: stop.fix(),
+            }),
+        })
+    }
+}
+
+/// `1 phone`, `2 phones`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// A listed phone's way as data: its target, the loads still to go (one a
+/// boot) and why it stops, if it does.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanView {
+    pub target: String,
+    /// `runs P0S3-8-12-00 (seen by phoneprov)`, or what is declared.
+    pub runs: String,
+    /// One load a boot, the next first.
+    pub rungs: Vec<RungView>,
+    pub stop: Option<Finding>,
+}
+
+/// A load on a phone's way.
+#[derive(Debug, Clone, Serialize)]
+pub struct RungView {
+    pub load: String,
+    pub protocol: String,
+    pub version: String,
+}
+
+impl PlanView {
+    /// None for a phone with no target in [firmware].
+    pub fn of(provisioning: &Provisioning, phone: &Phone) -> Option<PlanView> {
+        let plan = provisioning.plan(phone, Reader::Nobody)?;
+        let running = provisioning
+            .watch()
+            .and_then(|watch| watch.running(phone.mac));
+        let runs = match (&running, &phone.current) {
+            (Some(firmware), _) => format!("runs {firmware} (seen by phoneprov)"),
+            (None, Some(current)) => format!("runs {current} (declared in phoneprov.toml)"),
+            (None, None) => "runs firmware phoneprov has not seen yet".into(),
+        };
+        Some(PlanView {
+            stop: plan.stop.as_ref().map(|stop| Finding {
+                problem: stop.problem(&plan.target),
+                fix: stop.fix(),
+            }),
+            rungs: plan
+                .rungs
+                .iter()
+                .map(|load| RungView {
+                    load: load.to_string(),
+                    protocol: load.protocol.to_string(),
+                    version: load.version.to_string(),
+                })
+                .collect(),
+            target: plan.target.to_string(),
+            runs,
+        })
+    }
+}
+
+/// `phone`'s way, in lines: target, what it runs, the rungs, why it stops.
+pub fn describe_plan(provisioning: &Provisioning, phone: &Phone) -> Vec<String> {
+    let Some(plan) = PlanView::of(provisioning, phone) else {
+        return vec![format!(
+            "{}: no {} target in [firmware]: its firmware is left as it is",
+            phone.mac.colons(),
+            phone.protocol
+        )];
+    };
+    let mut lines = vec![
+        format!("{}: target {}", phone.mac.colons(), plan.target),
+        format!("  {}", plan.runs),
+    ];
+    if plan.rungs.is_empty() && plan.stop.is_none() {
+        lines.push("  at its target: nothing to do".into());
+    }
+    for (i, rung) in plan.rungs.iter().enumerate() {
+        let when = if i == 0 { "next boot" } else { "then" };
+        lines.push(format!(
+            "  {}. {} ({} {}): {when}",
+            i + 1,
+            rung.load,
+            rung.protocol,
+            rung.version
+        ));
+    }
+    if let Some(stop) = plan.stop {
+        lines.push(format!("  stops: {}", stop.problem));
+        lines.push(format!("  fix: {}", stop.fix));
+    }
+    lines
+}
+
+/// One observation of a phone's timeline, for the API.
+#[derive(Debug, Clone, Serialize)]
+pub struct Moment {
+    /// Milliseconds since 1970 (UTC).
+    pub at: u64,
+    /// What happened, in words.
+    pub what: String,
+    pub seen: Seen,
+}
+
+impl Moment {
+    pub fn of(observation: &Observation) -> Moment {
+        Moment {
+            at: unix_millis(observation.at),
+            what: what(&observation.seen),
+            seen: observation.seen.clone(),
+        }
+    }
+}
+
+/// Milliseconds since 1970, 0 for a time before.
+pub fn unix_millis(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One observation, for the timeline:
+/// `09:12:01.337 UTC  asked for P0S3-8-12-00.loads: sent`.
+pub fn describe(observation: &Observation) -> String {
+    let at = observation
+        .at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| {
+            let secs = d.as_secs() % 86_400;
+            format!(
+                "{:02}:{:02}:{:02}.{:03}",
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60,
+                d.subsec_millis()
+            )
+        })
+        .unwrap_or_default();
+    format!("{at} UTC  {}", what(&observation.seen))
+}
+
+fn what(seen: &Seen) -> String {
+    match seen {
+        Seen::Address => "got an address from phoneprov's DHCP server".into(),
+        Seen::Fetch { name, outcome } => {
+            let got = match outcome {
+                Fetched::Sent => "sent",
+                Fetched::NotFound => "not found",
+                Fetched::Failed => "FAILED",
+            };
+            format!("asked for {name}: {got}")
+        }
+        Seen::Registered { line, agent } => match agent {
+            Some(agent) => format!("line {line} registered ({agent})"),
+            None => format!("line {line} registered"),
+        },
+        Seen::AuthFailed { line, cause } => format!("line {line} refused: {cause}"),
+        Seen::OtherDhcpServer { server } => format!("took the DHCP offer of {server}, not ours"),
+        Seen::OtherCase { name, on_disk } => {
+            format!("asked for {name}, found only as {on_disk}")
+        }
+    }
+}
+
+/// A registered contact of a line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Contact {
+    pub line: String,
+    pub phone: Option<String>,
+    pub contact: String,
+    pub source: String,
+    /// Seconds.
+    pub expires_in: u64,
+    pub model: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl From<RegisteredContact> for Contact {
+    fn from(c: RegisteredContact) -> Contact {
+        Contact {
+            line: c.line,
+            phone: c.phone.map(|mac| mac.colons()),
+            contact: c.contact,
+            source: c.source.to_string(),
+            expires_in: c.expires_in.as_secs(),
+            model: c.model,
+            user_agent: c.user_agent,
+        }
+    }
+}
+
+/// What `phoneprov reboot` did: the new SYNC value, and each phone's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Rebooted {
+    pub sync: u32,
+    pub phones: Vec<RebootedPhone>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RebootedPhone {
+    pub phone: String,
+    /// The phone answered the NOTIFY.
+    pub notified: bool,
+    pub outcome: String,
+}
+
+/// Why a request was not carried out, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub kind: RefusalKind,
+    pub error: String,
+    pub fix: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalKind {
+    /// The request names something that is not there (a phone, a file).
+    Unknown,
+    /// The request is malformed (a MAC that is not one).
+    Malformed,
+    /// What it needs is switched off (the registrar).
+    Off,
+    /// It was tried and failed.
+    Failed,
+}
+
+impl Refusal {
+    pub fn new(kind: RefusalKind, error: impl Into<String>, fix: impl Into<String>) -> Refusal {
+        Refusal {
+            kind,
+            error: error.into(),
+            fix: fix.into(),
+        }
+    }
+
+    /// `MAC` is not in phoneprov.toml.
+    pub fn not_listed(mac: Mac) -> Refusal {
+        Refusal::new(
+            RefusalKind::Unknown,
+            format!("{} is not in phoneprov.toml", mac.colons()),
+            "add a [[phone]] with its MAC to phoneprov.toml",
+        )
+    }
+
+    /// Text that is not a MAC.
+    pub fn not_a_mac(text: &str) -> Refusal {
+        Refusal::new(
+            RefusalKind::Malformed,
+            format!("{text:?} is not a MAC address"),
+            "write it like 00:18:B9:FF:FF:FF, 0018.b9ff.ffff, 0018b9ffffff or SEP0018B9FFFFFF",
+        )
+    }
+
+    /// The registrar is off.
+    pub fn registrar_off() -> Refusal {
+        Refusal::new(
+            RefusalKind::Off,
+            "phoneprov's registrar is off ([sip] registrar = false)",
+            "your PBX knows the phones (Asterisk: `sip notify cisco-check-cfg <peer>` reboots one)",
+        )
+    }
+
+    /// As one line, for the command line.
+    pub fn sentence(&self) -> String {
+        format!("{}: {}", self.error, self.fix)
+    }
+}
+
+/// Parses a MAC as the API and the control socket take it.
+pub fn mac(text: &str) -> Result<Mac, Refusal> {
+    text.parse::<Mac>().map_err(|_| Refusal::not_a_mac(text))
+}
