@@ -44,6 +44,12 @@ struct Book {
 }
 
 impl Book {
+    /// `ip` is `phone`'s now, and no address it had before is.
+    fn lease(&mut self, ip: IpAddr, phone: Mac) {
+        self.leased.retain(|_, holder| *holder != phone);
+        self.leased.insert(ip, phone);
+    }
+
     /// Files `observations` in `phone`'s timeline; false when the phone is
     /// one too many to follow.
     fn file(&mut self, phone: Mac, observations: Vec<Observation>) -> bool {
@@ -130,7 +136,7 @@ impl Timelines {
     /// (the event of the exchange comes later, through the bus).
     pub fn leased(&self, ip: IpAddr, phone: Mac) {
         let mut book = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        book.leased.insert(ip, phone);
+        book.lease(ip, phone);
     }
 
     /// Follows `events` until `shutdown`.
@@ -188,7 +194,7 @@ impl Timelines {
                 let phone = Mac(hwaddr.octets());
                 let seen = match exchange.event {
                     DhcpEvent::Acked { ip, state, .. } => {
-                        book.leased.insert(IpAddr::V4(ip), phone);
+                        book.lease(IpAddr::V4(ip), phone);
                         // A renewal is no boot: the phone goes on as it was.
                         if matches!(state, RequestState::Renewing | RequestState::Rebinding) {
                             return None;
@@ -271,7 +277,7 @@ impl Timelines {
         Some((phone, observations))
     }
 
-    /// The address phoneprov's DHCP server gave `phone`, when it gave one.
+    /// The address phoneprov's DHCP server gave `phone` last, when it gave one.
     pub fn address_of(&self, phone: Mac) -> Option<IpAddr> {
         let book = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         book.leased
@@ -424,6 +430,18 @@ mod tests {
                 name: "P0S3-8-12-00.sb2".into()
             }]
         );
+    }
+
+    #[test]
+    fn a_phone_is_at_the_address_it_was_leased_last() {
+        let timelines = Timelines::new(nobody);
+        let earlier = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 60));
+        timelines.leased(earlier, PHONE);
+        assert_eq!(timelines.address_of(PHONE), Some(earlier));
+        timelines.note(&acked(RequestState::Selecting));
+        assert_eq!(timelines.address_of(PHONE), Some(IpAddr::V4(LEASED)));
+        assert_eq!(timelines.phone_at(earlier), None);
+        assert_eq!(timelines.address_of(Mac([0, 0x18, 0xb9, 0, 0, 9])), None);
     }
 
     #[test]

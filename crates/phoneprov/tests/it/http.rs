@@ -4,17 +4,20 @@
 //! events of the bus.
 
 use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::mpsc;
 
 use serde_json::Value;
 
+use crate::dhcp_wire::{decode, dora};
 use crate::harness::{
     arg, assert_contains, assert_file, poll, printed, require, run_binary, run_client,
-    spawn_client, tftp_hpa_get, Server, Tree, LOOPBACK_SERVE, REPLY_WAIT,
+    spawn_client, tftp_hpa_get, Raw, Server, Tree, LOOPBACK_SERVE, REPLY_WAIT,
 };
 
 const RECEPTION: &str = "00:18:B9:00:00:01";
+const SERVER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 
 /// A running serve whose `[http]` section is `bind = "127.0.0.1:0"` and
 /// `http`; one listed phone, a SIP target, an empty firmware folder.
@@ -168,6 +171,39 @@ fn every_route_answers_with_its_status_content_type_and_body() {
             .pretty(404)
     );
 
+    // A lease: the phone's address, the lease and the counters say so.
+    let client = Raw::new(SocketAddr::from((SERVER, site.server.dhcp_port())));
+    let (_, ack) = dora(&client, [0x00, 0x18, 0xB9, 0, 0, 1], SERVER, |_| {});
+    let leased = decode(&ack).yiaddr().to_string();
+    let phone = poll(REPLY_WAIT, std::time::Duration::from_millis(50), || {
+        let phone = site.get("/api/phones/0018b9000001").json(200);
+        (phone["phone"]["address"] == leased.as_str()).then_some(phone)
+    })
+    .expect("the phone's address is the leased one");
+    let timeline = phone["timeline"].as_array().unwrap();
+    assert_eq!(
+        timeline.last().unwrap()["what"],
+        "got an address from phoneprov's DHCP server",
+        "{timeline:?}"
+    );
+    let leases = site.get("/api/leases").json(200);
+    let lease = &leases["leases"][0];
+    assert_eq!(
+        (
+            &lease["mac"],
+            &lease["ip"],
+            &lease["state"],
+            &lease["listed"]
+        ),
+        (
+            &Value::from(RECEPTION),
+            &Value::from(leased.as_str()),
+            &Value::from("bound"),
+            &Value::from("Reception")
+        ),
+        "{leases}"
+    );
+
     // The transfer above: the counters, the stage and the timeline say so.
     let size = std::fs::metadata(&out).unwrap().len();
     let metrics = poll(REPLY_WAIT, std::time::Duration::from_millis(50), || {
@@ -190,18 +226,19 @@ fn every_route_answers_with_its_status_content_type_and_body() {
             "phoneprov_tftp_blocks_retransmitted_total 0\n",
             "# TYPE phoneprov_phones gauge\nphoneprov_phones{stage=",
             "phoneprov_sip_registrations 0\n",
+            "phoneprov_dhcp_events_total{event=\"acked\"} 1\n",
+            "phoneprov_dhcp_events_total{event=\"offered\"} 1\n",
         ],
     );
-    let timeline = poll(REPLY_WAIT, std::time::Duration::from_millis(50), || {
+    poll(REPLY_WAIT, std::time::Duration::from_millis(50), || {
         let phone = site.get("/api/phones/0018b9000001").json(200);
         let timeline = phone["timeline"].as_array()?.clone();
-        (!timeline.is_empty()).then_some(timeline)
+        timeline
+            .iter()
+            .any(|moment| moment["what"] == "asked for SIP0018B9000001.cnf: sent")
+            .then_some(())
     })
     .expect("the phone's timeline has the transfer");
-    assert_eq!(
-        timeline[0]["what"], "asked for SIP0018B9000001.cnf: sent",
-        "{timeline:?}"
-    );
 }
 
 #[test]
