@@ -63,11 +63,18 @@ impl Watch {
                 return;
             }
         };
-        // The registrar keeps listening where it does: keep telling phones so.
+        // The registrar and the HTTP server keep listening where they do:
+        // keep telling phones so.
         if let (SipTarget::Registrar { port }, SipTarget::Registrar { port: running }) =
             (&mut next.site.sip, &self.config.site.sip)
         {
             *port = *running;
+        }
+        if let (Some(http), Some(running)) = (
+            next.site.services.http.as_mut(),
+            self.config.site.services.http,
+        ) {
+            http.set_port(running.port());
         }
         let before = self.files.provisioning();
         let generator = match provisioning(&next, self.sync.value.clone()) {

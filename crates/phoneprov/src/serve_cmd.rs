@@ -189,6 +189,10 @@ pub(crate) fn serve_config(
 ) -> anyhow::Result<()> {
     let mut control = ControlSocket::bind(&config.state_dir)?;
     let http = http_server(&config)?;
+    // Phones are told the port the HTTP server really has (bind port 0).
+    if let (Some((server, _)), Some(services)) = (&http, config.site.services.http.as_mut()) {
+        services.set_port(server.local_addr()?.port());
+    }
     let sip = sip_cmd::service(&mut config)?;
     let sync = Arc::new(SyncFile::open(&config.state_dir)?);
     // A phone's own OS79XX.TXT and XMLDefault.cnf.xml go to the address

@@ -608,7 +608,15 @@ lines = [{ name = "1001", password = "s3cret" }, { name = "1002" }]
 
     #[test]
     fn a_directory_phones_cannot_reach_is_a_warning() {
-        let text = format!("{GOOD}[[directory]]\nname = \"Pizza\"\nnumber = \"1\"\n");
+        let directory = "[[directory]]\nname = \"Pizza\"\nnumber = \"1\"\n";
+        // No [http]: no HTTP server runs at all.
+        let config = load_text(&format!("{GOOD}{directory}")).1.unwrap();
+        assert_eq!(config.site.services.http, None);
+        assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+        assert_eq!(config.warnings[0].key, "http");
+        assert!(config.warnings[0].fix.contains("[http]"));
+        // On the loopback: phones cannot reach it.
+        let text = format!("{GOOD}[http]\nbind = \"127.0.0.1:8080\"\n{directory}");
         let config = load_text(&text).1.unwrap();
         assert_eq!(config.site.services.http, None);
         assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);

@@ -333,9 +333,29 @@ fn phone_services(
         }
     }
     let ip = http_bind.ip();
-    if ip.is_unspecified() || ip == server {
+    let listed = !file.directory.is_empty() || !file.menu.is_empty();
+    let https = file.http.cert.is_some();
+    if !file.http.written {
+        if listed {
+            checker.warn(
+                None,
+                "http",
+                "there is no [http] section, so phoneprov runs no HTTP server and phones are not given directory_url and services_url",
+                format!("add [http] with bind = \"{}\"", SocketAddr::new(server, http_bind.port())),
+            );
+        }
+    } else if https {
+        if listed {
+            checker.warn(
+                None,
+                "http.cert",
+                "the HTTP server speaks HTTPS, which the 7940/7960 cannot, so phones are not given directory_url and services_url",
+                "serve the phones' services from a plain-HTTP server of yours and set directory_url and services_url in [defaults]",
+            );
+        }
+    } else if ip.is_unspecified() || ip == server {
         services.http = Some(SocketAddr::new(server, http_bind.port()));
-    } else if !file.directory.is_empty() || !file.menu.is_empty() {
+    } else if listed {
         checker.warn(
             None,
             "http.bind",

@@ -459,3 +459,76 @@ fn init_makes_an_owner_only_admin_token_and_does_not_print_it() {
     assert_contains(&said, &["admin token", arg(&token_file)]);
     assert!(!said.contains(token.trim()), "{said}");
 }
+
+#[test]
+fn the_phones_services_answer_without_the_token_as_latin_1_xml() {
+    if !require("curl") {
+        return;
+    }
+    // The token is asked for everything else; the phone cannot send one.
+    let site = Site::start(
+        "require_token = true\n\
+         [[directory]]\nname = \"Pizza Roma\"\nnumber = \"0301234567\"\n\
+         [[directory]]\nname = \"Café\"\nnumber = \"0307654321\"",
+    );
+    assert_eq!(site.get("/api/phones").status, 401);
+    let xml = "text/xml; charset=ISO-8859-1";
+
+    let menu = site.get("/services/menu");
+    assert_eq!((menu.status, menu.content_type.as_str()), (200, xml));
+    assert_contains(
+        &menu.body,
+        &[
+            "<CiscoIPPhoneMenu>",
+            &format!("<URL>{}/services/directory</URL>", site.url),
+            &format!("<URL>{}/services/directory/search</URL>", site.url),
+        ],
+    );
+    let directory = site.get("/services/directory");
+    assert_eq!(
+        (directory.status, directory.content_type.as_str()),
+        (200, xml)
+    );
+    assert_contains(
+        &directory.body,
+        &[
+            "<CiscoIPPhoneDirectory>",
+            "<Name>Pizza Roma</Name>",
+            "<Telephone>0301234567</Telephone>",
+            // The listed phone's line, named by the phone's description.
+            "<Name>Reception</Name>",
+            "<Telephone>1001</Telephone>",
+            // é is one ISO-8859-1 byte, not UTF-8: curl's text shows it replaced.
+            "<Name>Caf\u{FFFD}</Name>",
+        ],
+    );
+    let search = site.get("/services/directory/search");
+    assert_contains(
+        &search.body,
+        &[
+            "<CiscoIPPhoneInput>",
+            &format!("<URL>{}/services/directory/results</URL>", site.url),
+            "<QueryStringParam>q</QueryStringParam>",
+        ],
+    );
+    let found = site.get("/services/directory/results?q=pizza");
+    assert_eq!(found.status, 200);
+    assert!(found.body.contains("<Name>Pizza Roma</Name>"), "{found:?}");
+    assert!(!found.body.contains("Reception"), "{found:?}");
+
+    // The phones are told where: SIPDefault.cnf names the port serve has.
+    let token = std::fs::read_to_string(site.tree.base().join("state/admin-token")).unwrap();
+    let bearer = format!("Authorization: Bearer {}", token.trim());
+    let default = site.curl(
+        &["-H", &bearer],
+        &format!("/api/phones/{RECEPTION}/files/SIPDefault.cnf"),
+    );
+    assert_eq!(default.status, 200, "{default:?}");
+    assert_contains(
+        &default.body,
+        &[
+            &format!("directory_url: \"{}/services/directory\"", site.url),
+            &format!("services_url: \"{}/services/menu\"", site.url),
+        ],
+    );
+}

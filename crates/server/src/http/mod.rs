@@ -5,6 +5,7 @@
 mod api;
 mod auth;
 mod metrics;
+mod services;
 mod tls;
 
 use std::convert::Infallible;
@@ -92,6 +93,14 @@ const ROUTES: &[(&str, Answers)] = &[
     ("/api/registrations", || get(api::registrations)),
     ("/api/firmware", || get(api::firmware)),
     ("/api/events", || get(api::events)),
+    (phoneprov_cisco::services::DIRECTORY, || {
+        get(services::directory)
+    }),
+    (phoneprov_cisco::services::SEARCH, || get(services::search)),
+    (phoneprov_cisco::services::RESULTS, || {
+        get(services::results)
+    }),
+    (phoneprov_cisco::services::MENU, || get(services::menu)),
 ];
 
 fn router(shared: Arc<Shared>) -> Router {
