@@ -344,7 +344,7 @@ fn http_server(config: &Config) -> anyhow::Result<Option<(HttpServer, String)>> 
     })?;
     let addr = server.local_addr()?;
     let line = format!(
-        "phoneprov serve: HTTP on {addr} ({}://{addr}/api/phones{asks})",
+        "phoneprov serve: HTTP on {addr} (the dashboard: {}://{addr}/{asks})",
         server.scheme()
     );
     Ok(Some((server, line)))

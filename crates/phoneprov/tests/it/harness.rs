@@ -656,6 +656,21 @@ pub fn spawn_client<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Child {
         .unwrap_or_else(|e| panic!("starting {program}: {e}"))
 }
 
+/// A started client's stdout, a line at a time as it comes, read on a
+/// thread of its own (which ends when the client does or the receiver goes).
+pub fn stdout_lines(client: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    let (lines, received) = std::sync::mpsc::channel();
+    let stdout = client.stdout.take().expect("a piped stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    received
+}
+
 /// A path as a command-line argument.
 pub fn arg(path: &Path) -> &str {
     path.to_str().unwrap()

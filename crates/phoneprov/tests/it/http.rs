@@ -3,34 +3,43 @@
 //! rules, HTTPS with a certificate made by openssl, and the server-sent
 //! events of the bus.
 
-use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
-use std::sync::mpsc;
 
 use serde_json::Value;
 
 use crate::dhcp_wire::{decode, dora};
 use crate::harness::{
     arg, assert_contains, assert_file, poll, printed, require, run_binary, run_client,
-    spawn_client, tftp_hpa_get, Raw, Server, Tree, LOOPBACK_SERVE, REPLY_WAIT,
+    spawn_client, stdout_lines, tftp_hpa_get, Raw, Server, Tree, LOOPBACK_SERVE, REPLY_WAIT,
 };
 
-const RECEPTION: &str = "00:18:B9:00:00:01";
+pub(crate) const RECEPTION: &str = "00:18:B9:00:00:01";
 const SERVER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 
 /// A running serve whose `[http]` section is `bind = "127.0.0.1:0"` and
-/// `http`; one listed phone, a SIP target, an empty firmware folder.
-struct Site {
-    tree: Tree,
-    server: Server,
-    url: String,
+/// `http`; one listed phone, a SIP target, a firmware folder (empty, or
+/// with synthetic loads). The dashboard's test shares it.
+pub(crate) struct Site {
+    pub(crate) tree: Tree,
+    pub(crate) server: Server,
+    pub(crate) url: String,
 }
 
 impl Site {
-    fn start(http: &str) -> Site {
+    pub(crate) fn start(http: &str) -> Site {
+        Site::with_loads(http, &[])
+    }
+
+    /// [`Site::start`] with `loads` in the firmware folder, named and sized
+    /// as Cisco ships them.
+    pub(crate) fn with_loads(http: &str, loads: &[&str]) -> Site {
         let tree = Tree::new();
-        std::fs::create_dir_all(tree.base().join("firmware")).unwrap();
+        let firmware = tree.base().join("firmware");
+        std::fs::create_dir_all(&firmware).unwrap();
+        for load in loads {
+            phoneprov_sim::firmware::write_load(&firmware, load).unwrap();
+        }
         let config = tree.base().join("phoneprov.toml");
         std::fs::write(
             &config,
@@ -53,7 +62,7 @@ impl Site {
     }
 
     /// `curl` on `path` with `options` before the URL.
-    fn curl(&self, options: &[&str], path: &str) -> Answer {
+    pub(crate) fn curl(&self, options: &[&str], path: &str) -> Answer {
         let url = format!("{}{path}", self.url);
         let mut args = vec![
             "-sS",
@@ -79,16 +88,16 @@ impl Site {
         }
     }
 
-    fn get(&self, path: &str) -> Answer {
+    pub(crate) fn get(&self, path: &str) -> Answer {
         self.curl(&[], path)
     }
 }
 
 #[derive(Debug)]
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) body: String,
 }
 
 impl Answer {
@@ -120,6 +129,35 @@ fn every_route_answers_with_its_status_content_type_and_body() {
         ),
         (200, "text/plain; charset=utf-8", "ok")
     );
+    // The dashboard: its pages and assets (tests/it/dashboard.rs drives it).
+    let html = "text/html; charset=utf-8";
+    for (path, content_type, holds) in [
+        ("/", html, "<tbody id=\"discovered\">"),
+        (
+            "/phones/0018b9000001",
+            html,
+            "data-mac=\"00:18:B9:00:00:01\"",
+        ),
+        (
+            "/dashboard/app.js",
+            "text/javascript; charset=utf-8",
+            "new EventSource(\"/api/events\")",
+        ),
+        (
+            "/dashboard/style.css",
+            "text/css; charset=utf-8",
+            "tr.missing",
+        ),
+    ] {
+        let answer = site.get(path);
+        assert_eq!(
+            (answer.status, answer.content_type.as_str()),
+            (200, content_type),
+            "{path}"
+        );
+        assert_contains(&answer.body, &[holds]);
+    }
+    site.get("/phones/nonsense").json(400);
     insta::assert_snapshot!("phones", site.get("/api/phones").pretty(200));
     insta::assert_snapshot!("phone", site.get("/api/phones/0018b9000001").pretty(200));
     insta::assert_snapshot!(
@@ -249,15 +287,7 @@ fn events_come_as_server_sent_json_one_per_event() {
     let site = Site::start("");
     let url = format!("{}/api/events", site.url);
     let mut curl = spawn_client("curl", &["-sS", "-N", "-i", &url]);
-    let (lines, seen) = mpsc::channel();
-    let stdout = curl.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let seen = stdout_lines(&mut curl);
     // The headers and a comment come once serve follows the bus for it.
     let next = || {
         seen.recv_timeout(REPLY_WAIT)
@@ -319,6 +349,13 @@ fn the_admin_token_is_asked_when_required_as_bearer_or_login_cookie() {
     let bearer = format!("Authorization: Bearer {token}");
     site.curl(&["-H", &bearer], "/api/phones").json(200);
 
+    // A browser without the token is sent from the dashboard to /login.
+    for page in ["/", "/phones/0018b9000001"] {
+        let refused = site.curl(&["-D", "-"], page);
+        assert_eq!(refused.status, 303, "{refused:?}");
+        assert_contains(&refused.body.to_lowercase(), &["location: /login\r\n"]);
+    }
+
     let form = site.get("/login");
     assert_eq!(
         (form.status, form.content_type.as_str()),
@@ -340,9 +377,11 @@ fn the_admin_token_is_asked_when_required_as_bearer_or_login_cookie() {
             "set-cookie: phoneprov_token=",
             "httponly",
             "samesite=strict",
+            "location: /\r\n",
         ],
     );
     site.curl(&["-b", arg(&jar)], "/api/phones").json(200);
+    assert_eq!(site.curl(&["-b", arg(&jar)], "/").status, 200);
 
     let printed = [site.server.lines(), site.server.stderr_lines()].concat();
     assert!(
@@ -386,7 +425,8 @@ fn https_serves_with_the_configured_certificate() {
         arg(&cert),
         arg(&key)
     ));
-    site.server.wait_text(0, "(https://127.0.0.1:");
+    site.server
+        .wait_text(0, "(the dashboard: https://127.0.0.1:");
     let trusted = site.curl(&["--cacert", arg(&cert)], "/healthz");
     assert_eq!((trusted.status, trusted.body.as_str()), (200, "ok"));
     site.curl(&["--cacert", arg(&cert)], "/api/phones")

@@ -12,6 +12,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::api::ApiError;
+use super::dashboard;
 use super::State;
 
 const COOKIE: &str = "phoneprov_token";
@@ -32,18 +33,25 @@ pub fn needs_token(bind: SocketAddr, required: bool) -> bool {
 }
 
 /// Lets a request through when no token is asked, the route is open, or
-/// the request carries the token.
+/// the request carries the token. A browser asking for a dashboard page
+/// without it is sent to /login.
 pub(super) async fn check(state: State, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
     match &state.token {
-        Some(token) if !open(request.uri().path()) && !carries(request.headers(), &token.value) => ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            error: "this phoneprov asks for its admin token".into(),
-            fix: format!(
-                "send `Authorization: Bearer TOKEN` with the token in {} on the server, or log in at /login",
-                token.path.display()
-            ),
+        Some(token) if !open(path) && !carries(request.headers(), &token.value) => {
+            if dashboard::page(path) {
+                return Redirect::to("/login").into_response();
+            }
+            ApiError {
+                status: StatusCode::UNAUTHORIZED,
+                error: "this phoneprov asks for its admin token".into(),
+                fix: format!(
+                    "send `Authorization: Bearer TOKEN` with the token in {} on the server, or log in at /login",
+                    token.path.display()
+                ),
+            }
+            .into_response()
         }
-        .into_response(),
         _ => next.run(request).await,
     }
 }
@@ -95,10 +103,11 @@ pub(super) struct Login {
     token: String,
 }
 
-/// Sets the cookie for a right token; the form again for a wrong one.
+/// Sets the cookie for a right token and goes to the dashboard; the
+/// form again for a wrong one.
 pub(super) async fn log_in(state: State, Form(login): Form<Login>) -> Response {
     let Some(token) = &state.token else {
-        return Redirect::to("/api/phones").into_response();
+        return Redirect::to("/").into_response();
     };
     if !same(login.token.trim().as_bytes(), token.value.as_bytes()) {
         let page = form("<p><strong>That is not the admin token.</strong></p>");
@@ -109,7 +118,7 @@ pub(super) async fn log_in(state: State, Form(login): Form<Login>) -> Response {
         "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}",
         token.value
     );
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/api/phones")).into_response()
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
 }
 
 #[cfg(test)]

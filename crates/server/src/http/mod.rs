@@ -1,9 +1,11 @@
-//! The HTTP app: the JSON API, `/metrics` and `/healthz`, over HTTP or
-//! HTTPS (rustls), behind the admin token unless bound to loopback.
+//! The HTTP app: the dashboard, the JSON API, `/metrics` and `/healthz`,
+//! over HTTP or HTTPS (rustls), behind the admin token unless bound to
+//! loopback.
 //! [`router`] is where every route is mounted.
 
 mod api;
 mod auth;
+mod dashboard;
 mod metrics;
 mod services;
 mod tls;
@@ -82,6 +84,10 @@ type Answers = fn() -> MethodRouter<Arc<Shared>>;
 /// mounted here too. docs/openapi.yaml describes each path (a test keeps
 /// them in step).
 const ROUTES: &[(&str, Answers)] = &[
+    ("/", || get(dashboard::phones)),
+    ("/phones/{mac}", || get(dashboard::phone)),
+    ("/dashboard/app.js", || get(dashboard::script)),
+    ("/dashboard/style.css", || get(dashboard::style)),
     ("/healthz", || get(|| async { "ok" })),
     ("/metrics", || get(metrics::render)),
     ("/login", || get(auth::login_form).post(auth::log_in)),

@@ -1,0 +1,59 @@
+//! The dashboard (docs/dashboard.md): `/`, the phones, and `/phones/{mac}`,
+//! one phone. Each page is an HTML shell that `dashboard/app.js` fills from
+//! the JSON API and keeps current from `/api/events`; the pages, the script
+//! and the style are in the binary, nothing is fetched from elsewhere.
+
+use axum::extract::Path;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+
+use super::api::ApiError;
+use crate::view;
+
+const PHONES: &str = include_str!("dashboard/index.html");
+const PHONE: &str = include_str!("dashboard/phone.html");
+const SCRIPT: &str = include_str!("dashboard/app.js");
+const STYLE: &str = include_str!("dashboard/style.css");
+
+/// Whether `path` is one of the dashboard's pages (a browser without the
+/// token is sent to /login from them).
+pub(super) fn page(path: &str) -> bool {
+    path == "/" || path.starts_with("/phones/")
+}
+
+pub(super) async fn phones() -> Html<&'static str> {
+    Html(PHONES)
+}
+
+/// The phone's page, for a MAC in any notation; the script asks the API
+/// for the rest (and says so when it does not know the phone).
+pub(super) async fn phone(Path(text): Path<String>) -> Result<Html<String>, ApiError> {
+    let mac = view::mac(&text)?;
+    Ok(Html(PHONE.replace("{{mac}}", &mac.colons())))
+}
+
+pub(super) async fn script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        SCRIPT,
+    )
+}
+
+pub(super) async fn style() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pages_are_the_root_and_each_phone() {
+        for path in ["/", "/phones/0018B9000001"] {
+            assert!(page(path), "{path}");
+        }
+        for path in ["/api/phones", "/dashboard/app.js", "/phonesx", "/login"] {
+            assert!(!page(path), "{path}");
+        }
+    }
+}

@@ -1,0 +1,300 @@
+// The dashboard's script (docs/dashboard.md): fills the page from the JSON
+// API and keeps it current from /api/events, without a reload. No library,
+// no build step; every text goes in as text, never as HTML.
+"use strict";
+
+// Events come in bursts (a boot is dozens of transfers): they are gathered
+// this long, then the affected phones are asked for once.
+const GATHER_MS = 100;
+
+const page = document.body.dataset.page;
+
+function element(tag, text, className) {
+  const made = document.createElement(tag);
+  if (text !== undefined && text !== null) made.textContent = text;
+  if (className) made.className = className;
+  return made;
+}
+
+function cell(row, text, className) {
+  return row.appendChild(element("td", text, className));
+}
+
+// The answer of an API route as JSON; its {error, fix} as an Error.
+async function api(path, options) {
+  const response = await fetch(path, { headers: { Accept: "application/json" }, ...options });
+  const body = await response.json();
+  if (!response.ok) throw new Error(`${body.error}: ${body.fix}`);
+  return body;
+}
+
+// 00:18:B9:00:00:01 as the path of its page.
+function phonePath(mac) {
+  return `/phones/${mac.replaceAll(":", "")}`;
+}
+
+function withColons(hex) {
+  return hex.toUpperCase().match(/../g).join(":");
+}
+
+// The phone an event is about, when the event says: a DHCP client's MAC,
+// a SIP line's phone, a TFTP name with a MAC in it, or the one known phone
+// at the TFTP client's address. Null when it cannot tell.
+function affected(event, phones) {
+  if (event.kind === "dhcp" && event.mac) return event.mac.toUpperCase();
+  if (event.kind === "sip" && event.phone) return event.phone;
+  if (event.kind === "tftp") {
+    const named = /(?:SEP|SIP)([0-9A-F]{12})/i.exec(event.requested || "");
+    if (named) return withColons(named[1]);
+    const ip = String(event.client).replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+    const there = phones.filter((phone) => phone.address === ip);
+    if (there.length === 1) return there[0].phone;
+  }
+  return null;
+}
+
+// Calls `refresh(macs, all)` once per burst of events: the MACs the burst
+// named, and whether one was about a phone it could not tell.
+function follow(phones, refresh) {
+  const live = document.getElementById("live");
+  const named = new Set();
+  let all = false;
+  let timer = null;
+  const source = new EventSource("/api/events");
+  source.onopen = () => {
+    live.textContent = "live: following phoneprov's events";
+    // Whatever happened while not following.
+    refresh(new Set(), true);
+  };
+  source.onerror = () => {
+    live.textContent = "not following phoneprov's events now; reconnecting…";
+  };
+  source.onmessage = (message) => {
+    const mac = affected(JSON.parse(message.data), phones());
+    if (mac) named.add(mac);
+    else all = true;
+    if (timer !== null) return;
+    timer = setTimeout(() => {
+      const macs = new Set(named);
+      const everything = all;
+      named.clear();
+      all = false;
+      timer = null;
+      refresh(macs, everything);
+    }, GATHER_MS);
+  };
+}
+
+function ago(seconds) {
+  if (seconds === null || seconds === undefined) return "never";
+  if (seconds < 60) return `${seconds} s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  return `${Math.floor(seconds / 3600)} h ago`;
+}
+
+function registration(phone) {
+  return phone.lines.length ? `registered: ${phone.lines.join(", ")}` : "not registered";
+}
+
+// Each problem in words, with its fix below.
+function problems(container, findings) {
+  if (!findings.length) {
+    container.append("none");
+    return;
+  }
+  for (const finding of findings) {
+    const said = container.appendChild(element("div", finding.problem, "problem"));
+    said.appendChild(element("span", `Fix: ${finding.fix}`, "fix"));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// `/`: the phones
+
+function phoneRow(phone) {
+  const row = element("tr");
+  row.dataset.mac = phone.phone;
+  const mac = cell(row, null, "mac");
+  mac.appendChild(element("a", phone.phone)).href = phonePath(phone.phone);
+  cell(row, phone.model || "unknown");
+  cell(row, phone.listed === null ? "(not listed)" : phone.listed);
+  cell(row, phone.address || "none");
+  const stage = cell(row, null, "stage");
+  stage.appendChild(element("span", phone.stage, "stage-text"));
+  if (phone.ladder) stage.appendChild(element("span", phone.ladder, "ladder"));
+  cell(row, phone.firmware || "unknown");
+  cell(row, registration(phone));
+  cell(row, ago(phone.last_seen), "seen");
+  problems(cell(row, null, "problems"), phone.findings);
+  return row;
+}
+
+function phonesPage() {
+  // Every phone by MAC, in the order the API gave them.
+  const phones = new Map();
+  const render = () => {
+    const listed = [];
+    const discovered = [];
+    for (const phone of phones.values()) {
+      (phone.listed === null ? discovered : listed).push(phoneRow(phone));
+    }
+    // Each group keeps its heading row.
+    for (const [id, rows] of [["listed", listed], ["discovered", discovered]]) {
+      const group = document.getElementById(id);
+      group.replaceChildren(group.rows[0], ...rows);
+    }
+  };
+  const refresh = async (macs, all) => {
+    const live = document.getElementById("live");
+    try {
+      if (all || [...macs].some((mac) => !phones.has(mac))) {
+        phones.clear();
+        for (const phone of (await api("/api/phones")).phones) phones.set(phone.phone, phone);
+      } else {
+        for (const mac of macs) phones.set(mac, (await api(`/api/phones/${mac}`)).phone);
+      }
+      render();
+    } catch (error) {
+      live.textContent = error.message;
+    }
+  };
+  follow(() => [...phones.values()], refresh);
+}
+
+// ---------------------------------------------------------------------------
+// `/phones/{mac}`: one phone
+
+const KIND = {
+  address: "DHCP",
+  other_dhcp_server: "DHCP",
+  fetch: "TFTP",
+  other_case: "TFTP",
+  registered: "SIP",
+  auth_failed: "SIP",
+};
+
+const GOT = { sent: "sent", not_found: "not found", failed: "FAILED" };
+
+function time(at) {
+  return new Date(at).toISOString().slice(11, 23);
+}
+
+function summary(phone) {
+  const list = document.getElementById("summary");
+  const pairs = [
+    ["Model", phone.model || "unknown"],
+    ["Description", phone.listed === null ? "not in phoneprov.toml (discovered)" : phone.listed || "none"],
+    ["IP", phone.address || "none"],
+    ["Stage", phone.stage],
+    ["Ladder", phone.ladder || "no target"],
+    ["Firmware", phone.firmware || "unknown"],
+    ["Registration", registration(phone)],
+    ["Last seen", ago(phone.last_seen)],
+  ];
+  const items = pairs.flatMap(([term, value]) => [element("dt", term), element("dd", value)]);
+  const found = element("dd");
+  problems(found, phone.findings);
+  list.replaceChildren(...items, element("dt", "Problems"), found);
+}
+
+function ladder(plan) {
+  const box = document.getElementById("ladder");
+  if (!plan) {
+    box.replaceChildren(element("p", "No plan: this phone is not in phoneprov.toml, or has no target firmware."));
+    return;
+  }
+  const parts = [element("p", `Target ${plan.target}; it ${plan.runs}.`)];
+  if (plan.rungs.length) {
+    parts.push(element("p", "One load a boot, the next first:"));
+    const steps = element("ol");
+    for (const rung of plan.rungs) {
+      steps.appendChild(element("li", `${rung.load} (${rung.protocol} ${rung.version})`));
+    }
+    parts.push(steps);
+  } else if (!plan.stop) {
+    parts.push(element("p", "Nothing left to load: it is at its target."));
+  }
+  if (plan.stop) {
+    const stop = element("div");
+    problems(stop, [plan.stop]);
+    parts.push(stop);
+  }
+  box.replaceChildren(...parts);
+}
+
+// Each file it asked for: how often, and what the last request got.
+function files(mac, timeline) {
+  const asked = new Map();
+  for (const moment of timeline) {
+    if (moment.seen.seen !== "fetch") continue;
+    const file = asked.get(moment.seen.name) || { times: 0 };
+    file.times += 1;
+    file.outcome = moment.seen.outcome;
+    asked.set(moment.seen.name, file);
+  }
+  const rows = [...asked].map(([name, file]) => {
+    const row = element("tr", null, file.outcome === "sent" ? "" : "missing");
+    const link = cell(row, null, "mac").appendChild(element("a", name));
+    link.href = `/api/phones/${mac.replaceAll(":", "")}/files/${name}`;
+    link.title = "the file as phoneprov serves it to this phone now";
+    cell(row, String(file.times));
+    cell(row, GOT[file.outcome], "answer");
+    return row;
+  });
+  document.querySelector("#files tbody").replaceChildren(...rows);
+}
+
+function timelineRows(timeline) {
+  const rows = timeline.map((moment) => {
+    const row = element("tr");
+    cell(row, time(moment.at), "time");
+    cell(row, KIND[moment.seen.seen] || moment.seen.seen);
+    cell(row, moment.what, "what");
+    return row;
+  });
+  document.querySelector("#timeline tbody").replaceChildren(...rows);
+}
+
+function rebootButton(mac) {
+  const button = document.getElementById("reboot");
+  const said = document.getElementById("rebooted");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    said.textContent = "sending check-sync…";
+    try {
+      const answer = await api(`/api/phones/${mac.replaceAll(":", "")}/reboot`, { method: "POST" });
+      const each = answer.phones.map((phone) => `${phone.phone}: ${phone.outcome}`);
+      said.textContent = `new SYNC ${answer.sync}. ${each.join("; ")}`;
+    } catch (error) {
+      said.textContent = error.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+function onePhonePage() {
+  const mac = document.body.dataset.mac;
+  let shown = null;
+  const refresh = async (macs, all) => {
+    if (!all && !macs.has(mac)) return;
+    const error = document.getElementById("error");
+    try {
+      const answer = await api(`/api/phones/${mac.replaceAll(":", "")}`);
+      shown = answer.phone;
+      error.hidden = true;
+      summary(answer.phone);
+      ladder(answer.plan);
+      files(mac, answer.timeline);
+      timelineRows(answer.timeline);
+    } catch (failure) {
+      error.textContent = failure.message;
+      error.hidden = false;
+    }
+  };
+  rebootButton(mac);
+  follow(() => (shown ? [shown] : []), refresh);
+}
+
+if (page === "phones") phonesPage();
+else if (page === "phone") onePhonePage();
