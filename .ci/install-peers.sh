@@ -6,5 +6,9 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   tftp-hpa atftp curl openssl busybox sox iproute2 procps ca-certificates dnsmasq-base \
-  udhcpc isc-dhcp-client dhcpcd-base python3-scapy sip-tester baresip-core nftables >/dev/null
-echo "peers installed: $(command -v tftp atftp curl openssl busybox sox dnsmasq udhcpc dhclient dhcpcd sipp baresip | tr '\n' ' ')"
+  udhcpc isc-dhcp-client dhcpcd-base python3-scapy sip-tester baresip-core nftables \
+  chromium nodejs npm >/dev/null
+# The dashboard's browser test drives Debian's chromium with playwright-core
+# (the version pinned in its package-lock.json; it downloads no browser).
+npm ci --ignore-scripts --no-audit --no-fund --prefix "$(dirname "$0")/../crates/phoneprov/tests/browser" >/dev/null
+echo "peers installed: $(command -v tftp atftp curl openssl busybox sox dnsmasq udhcpc dhclient dhcpcd sipp baresip chromium node | tr '\n' ' ')"

@@ -11,6 +11,7 @@ mod netns;
 
 mod atftp;
 mod clients;
+mod dashboard;
 mod demo;
 mod dhcp;
 mod dhcp_netns;

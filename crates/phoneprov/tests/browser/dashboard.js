@@ -1,0 +1,109 @@
+// Drives phoneprov's dashboard in Debian's chromium (playwright-core, no
+// browser download), for crates/phoneprov/tests/it/dashboard.rs:
+//
+//   node dashboard.js URL SCREENSHOT_DIR
+//
+// Says `watching` once `/` shows the Reception phone not seen yet; the test
+// then asks for a file as an unlisted phone and boots the Reception phone.
+// This script sees both appear on the page without a reload, opens the
+// phone, reads its timeline, presses reboot, and prints `result JSON`.
+// Any failure exits non-zero with the reason on stderr.
+"use strict";
+
+const path = require("node:path");
+const { chromium } = require("playwright-core");
+
+const [url, shots] = process.argv.slice(2);
+const RECEPTION = "00:18:B9:00:00:01";
+const DISCOVERED = "00:18:B9:00:00:AA";
+const REGISTERED = "SIP firmware running and registered";
+// Against hangs only: each wait ends as soon as the page is there.
+const WAIT = { timeout: 60000 };
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: process.env.PHONEPROV_CHROMIUM || "/usr/bin/chromium",
+    args: [
+      ...(process.getuid() === 0 ? ["--no-sandbox"] : []),
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      // Names resolve to nothing: the page may reach the loopback only.
+      "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    ],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
+    const elsewhere = [];
+    page.on("request", (request) => {
+      if (new URL(request.url()).hostname !== "127.0.0.1") elsewhere.push(request.url());
+    });
+    const problems = [];
+    page.on("pageerror", (error) => problems.push(String(error)));
+
+    await page.goto(`${url}/`);
+    const row = page.locator(`#listed tr[data-mac="${RECEPTION}"]`);
+    const stage = row.locator(".stage-text");
+    await page.waitForFunction(
+      (mac) => document.querySelector(`#listed tr[data-mac="${mac}"] .stage-text`)?.textContent === "not seen yet",
+      RECEPTION,
+      WAIT,
+    );
+    await page.locator("#live", { hasText: "live:" }).waitFor(WAIT);
+    // Every stage the row shows, and a mark a reload would wipe.
+    await page.evaluate((mac) => {
+      window.stagesSeen = [];
+      const note = () => {
+        const text = document.querySelector(`#listed tr[data-mac="${mac}"] .stage-text`)?.textContent;
+        if (text && text !== window.stagesSeen.at(-1)) window.stagesSeen.push(text);
+      };
+      note();
+      new MutationObserver(note).observe(document.getElementById("listed"), { childList: true, subtree: true });
+    }, RECEPTION);
+    console.log("watching");
+
+    await page.locator(`#discovered tr[data-mac="${DISCOVERED}"]`).waitFor(WAIT);
+    await stage.filter({ hasText: REGISTERED }).waitFor(WAIT);
+    const stages = await page.evaluate(() => window.stagesSeen);
+    const reloaded = await page.evaluate(() => window.stagesSeen === undefined);
+    const registration = await row.locator("td").nth(6).textContent();
+    await page.screenshot({ path: path.join(shots, "phones.png"), fullPage: true });
+
+    await row.getByRole("link", { name: RECEPTION }).click();
+    await page.waitForURL("**/phones/0018B9000001", WAIT);
+    const timeline = page.locator("#timeline tbody");
+    await timeline.getByText("asked for SIP0018B9000001.cnf: sent").waitFor(WAIT);
+    await timeline.getByText("line 1001 registered", { exact: false }).first().waitFor(WAIT);
+    const missing = await page.locator("#files tr.missing td:first-child").allTextContents();
+    const kinds = [...new Set(await page.locator("#timeline tbody td:nth-child(2)").allTextContents())];
+    await page.screenshot({ path: path.join(shots, "phone.png"), fullPage: true });
+
+    await page.getByRole("button", { name: "Reboot (check-sync)" }).click();
+    const answer = page.locator("#rebooted", { hasText: "new SYNC" });
+    await answer.waitFor(WAIT);
+    const rebooted = await answer.textContent();
+    // The phone fetches its files again: the timeline grows without a reload.
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll("#timeline td.what")].filter(
+          (cell) => cell.textContent === "asked for SIP0018B9000001.cnf: sent",
+        ).length >= 2,
+      null,
+      WAIT,
+    );
+    await page.screenshot({ path: path.join(shots, "phone-rebooted.png"), fullPage: true });
+
+    console.log(
+      `result ${JSON.stringify({ stages, reloaded, registration, missing, kinds, rebooted, elsewhere, problems })}`,
+    );
+  } finally {
+    await browser.close();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,163 @@
+//! The dashboard in headless Chromium (Debian's `chromium`, driven by
+//! playwright-core from tests/browser): while a simulated phone boots
+//! against `phoneprov serve`, `/` shows its stage change without a reload;
+//! its page shows its timeline; its reboot button sends the check-sync
+//! NOTIFY the simulated phone answers. Screenshots of each page go to
+//! target/dashboard-screenshots/ for a person to look at.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use phoneprov_cisco::Model;
+use phoneprov_sim::AfterCheckSync;
+use serde_json::Value;
+
+use crate::harness::{arg, available, require, spawn_client, stdout_lines, tftp_hpa_get, BIN};
+use crate::http::{Site, RECEPTION};
+use crate::sim::{network, phone, registered, runtime, story};
+
+/// Against hangs only: the browser's steps take about a second each.
+const BROWSER_WAIT: Duration = Duration::from_secs(90);
+
+/// Where the driver script and its playwright-core are.
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// chromium, node and playwright-core (npm ci in tests/browser), or why not.
+fn browser_available() -> bool {
+    require("chromium")
+        && require("node")
+        && available(
+            browser_dir().join("node_modules/playwright-core").is_dir(),
+            "playwright-core is not installed in crates/phoneprov/tests/browser",
+            "npm ci --prefix crates/phoneprov/tests/browser, as .ci/install-peers.sh does",
+        )
+}
+
+/// target/dashboard-screenshots, beside the binary's profile folder.
+fn screenshots() -> PathBuf {
+    let target = Path::new(BIN).parent().and_then(Path::parent).unwrap();
+    let dir = target.join("dashboard-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The driver script running, its stdout a line at a time.
+struct Browser {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Browser {
+    fn open(url: &str, shots: &Path) -> Browser {
+        let script = browser_dir().join("dashboard.js");
+        let mut child = spawn_client("node", &[arg(&script), url, arg(shots)]);
+        let lines = stdout_lines(&mut child);
+        Browser { child, lines }
+    }
+
+    /// The next line, which must start with `prefix`; what follows it.
+    fn expect(&mut self, prefix: &str) -> String {
+        match self.lines.recv_timeout(BROWSER_WAIT) {
+            Ok(line) => match line.strip_prefix(prefix) {
+                Some(rest) => rest.to_string(),
+                None => panic!("the browser said {line:?}, not {prefix:?}{}", self.end()),
+            },
+            Err(_) => panic!("the browser did not say {prefix:?}{}", self.end()),
+        }
+    }
+
+    /// Waits for the script's exit (bounded by spawn_client's timeout);
+    /// its status and stderr, for messages.
+    fn end(&mut self) -> String {
+        let status = self.child.wait().unwrap();
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        format!("\nthe browser script ended {status}:\n{stderr}")
+    }
+}
+
+#[test]
+fn the_dashboard_follows_a_boot_live_and_its_reboot_button_reaches_the_phone() {
+    if !browser_available() || !require("tftp") {
+        return;
+    }
+    let site = Site::with_loads("", &["P0S3-8-12-00", "P00308010200"]);
+    let shots = screenshots();
+    let mut browser = Browser::open(&site.url, &shots);
+    browser.expect("watching");
+
+    // A phone not in phoneprov.toml asks for its file: it is discovered.
+    let out = site.tree.out("SEP0018B90000AA.cnf.xml");
+    tftp_hpa_get(&site.server, "binary", "SEP0018B90000AA.cnf.xml", &out);
+    // The Reception phone, on SCCP 8.1(2), converts to SIP 8.12 (two
+    // images, two reboots) and registers, then awaits check-sync, which the
+    // browser's reboot button sends.
+    let network = network(&site.server);
+    let mut phone = phone(RECEPTION, Model::Cp7960, "P00308010200");
+    let after = runtime().block_on(async {
+        let up = tokio::time::timeout(BROWSER_WAIT, phone.boot(&network)).await;
+        let up = up.unwrap_or_else(|_| panic!("boot did not end:\n{}", story(&phone)));
+        assert_eq!(up.unwrap(), registered("1001"), "{}", story(&phone));
+        tokio::time::timeout(BROWSER_WAIT, phone.await_check_sync(&network)).await
+    });
+    let after = match after {
+        Ok(after) => after.unwrap_or_else(|e| panic!("check-sync failed: {e}\n{}", story(&phone))),
+        Err(_) => panic!("no check-sync:\n{}{}", story(&phone), browser.end()),
+    };
+    assert_eq!(
+        after,
+        AfterCheckSync::Rebooted(registered("1001")),
+        "{}",
+        story(&phone)
+    );
+
+    let result: Value = serde_json::from_str(&browser.expect("result ")).unwrap();
+    let ended = browser.end();
+    assert!(ended.contains("ended exit status: 0"), "{ended}");
+    let stages: Vec<&str> = result["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    // Seen live on the page loaded once (how many stages between depends
+    // on how the boot's events fall into the page's 100 ms bursts).
+    assert_eq!(stages.first(), Some(&"not seen yet"), "{result}");
+    assert_eq!(
+        stages.last(),
+        Some(&"SIP firmware running and registered"),
+        "{result}"
+    );
+    assert_eq!(result["reloaded"], false, "{result}");
+    eprintln!("the page showed these stages: {stages:?}");
+    assert_eq!(result["registration"], "registered: 1001", "{result}");
+    // The 7960 asks for a CTL file first, which phoneprov does not have.
+    assert_eq!(
+        result["missing"],
+        serde_json::json!(["CTLSEP0018B9000001.tlv"]),
+        "{result}"
+    );
+    assert_eq!(
+        result["kinds"],
+        serde_json::json!(["DHCP", "TFTP", "SIP"]),
+        "{result}"
+    );
+    let rebooted = result["rebooted"].as_str().unwrap();
+    assert!(
+        rebooted.contains(&format!("{RECEPTION}: ")) && rebooted.contains("answered 200"),
+        "{rebooted}"
+    );
+    assert_eq!(result["elsewhere"], serde_json::json!([]), "{result}");
+    assert_eq!(result["problems"], serde_json::json!([]), "{result}");
+    for shot in ["phones.png", "phone.png", "phone-rebooted.png"] {
+        let png = std::fs::read(shots.join(shot)).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{shot}");
+    }
+}
