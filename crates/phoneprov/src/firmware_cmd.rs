@@ -127,10 +127,7 @@ fn run_import(args: ImportArgs, explicit_config: Option<&Path>) -> anyhow::Resul
 /// The error, with what to do about it when that is not obvious.
 fn explain(error: &ImportError) -> String {
     match error {
-        ImportError::Refused { .. } => format!(
-            "{error}\n  Nothing from this file was written. Firmware from Cisco never \
-             needs this; check where the file came from."
-        ),
+        ImportError::Refused { .. } => format!("{error}\n  {}", error.fix()),
         _ => error.to_string(),
     }
 }

@@ -239,6 +239,7 @@ pub(crate) fn serve_config(
     };
     let leases = dhcp.as_ref().map(|dhcp| Arc::clone(&dhcp.store));
     let firmware_dir = config.firmware_dir.clone();
+    let state_dir = config.state_dir.clone();
     let services = Services {
         who: "phoneprov serve",
         banner,
@@ -277,6 +278,7 @@ pub(crate) fn serve_config(
                     events: running.events.clone(),
                     leases,
                     firmware_dir,
+                    state_dir,
                     reboot: answers,
                 };
                 if let Err(e) = http.spawn(app, running.shutdown.clone()) {

@@ -117,6 +117,32 @@ pub enum ImportError {
     },
 }
 
+impl ImportError {
+    /// What to do about it.
+    pub fn fix(&self) -> &'static str {
+        match self {
+            ImportError::Read { .. } => "check that the file is there and readable",
+            ImportError::Invalid { .. } => {
+                "the download is damaged or is not Cisco's package; download it again"
+            }
+            ImportError::Refused { .. } => {
+                "Nothing from this file was written. Firmware from Cisco never needs this; \
+                 check where the file came from."
+            }
+            ImportError::NoImages { .. } => {
+                "it is probably the wrong download: Cisco's 7940/7960 SIP and SCCP packages \
+                 hold .loads, .sb2, .sbn and .bin files"
+            }
+            ImportError::Write { .. } => {
+                "make the firmware folder writable by the user phoneprov runs as"
+            }
+            ImportError::WouldOverwrite { .. } => {
+                "if this package is the right one, import it again with --force to replace them"
+            }
+        }
+    }
+}
+
 fn refused(archive: Option<&str>, entry: &str, reason: &Refusal) -> String {
     match archive {
         Some(archive) => format!("{archive}: entry {entry:?} refused: {reason}"),
@@ -162,6 +188,18 @@ pub fn import(
     force: bool,
     progress: &mut dyn Progress,
 ) -> Result<Vec<Imported>, ImportError> {
+    import_as(dir, source, &source.display().to_string(), force, progress)
+}
+
+/// [`import`], with the source called `label` in what it says (an upload
+/// is named as the person's file, not as the temporary file it was kept in).
+pub fn import_as(
+    dir: &Path,
+    source: &Path,
+    label: &str,
+    force: bool,
+    progress: &mut dyn Progress,
+) -> Result<Vec<Imported>, ImportError> {
     let read_error = |error| ImportError::Read {
         path: source.to_path_buf(),
         source: error,
@@ -185,7 +223,7 @@ pub fn import(
         .tempdir_in(dir)
         .map_err(write_error)?;
     let shared = Shared::default();
-    let label = source.display().to_string();
+    let label = label.to_string();
     progress.start(source, metadata.len());
     let mut extraction = Extraction {
         dir,
@@ -201,7 +239,7 @@ pub fn import(
     };
     match format {
         None => {
-            let name = loose_name(source)?;
+            let name = loose_name(source, &label)?;
             if metadata.len() > MAX_ENTRY_SIZE {
                 return Err(ImportError::Refused {
                     archive: None,
@@ -280,10 +318,10 @@ fn sniff(file: &mut File, path: &Path) -> io::Result<Option<ArchiveFormat>> {
     Ok(format)
 }
 
-fn loose_name(source: &Path) -> Result<String, ImportError> {
+fn loose_name(source: &Path, label: &str) -> Result<String, ImportError> {
     let refuse = |reason| ImportError::Refused {
         archive: None,
-        entry: source.display().to_string(),
+        entry: label.to_string(),
         reason,
     };
     let name = source

@@ -3,8 +3,10 @@
 //! rules, HTTPS with a certificate made by openssl, and the server-sent
 //! events of the bus.
 
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -91,6 +93,25 @@ impl Site {
     pub(crate) fn get(&self, path: &str) -> Answer {
         self.curl(&[], path)
     }
+}
+
+/// Cisco's package of `load` as a zip, at `path`: its images (written by
+/// the simulator, with Cisco's names and sizes) in a folder, and an
+/// OS79XX.TXT, which import skips.
+pub(crate) fn firmware_zip(path: &Path, load: &str) {
+    let images = tempfile::tempdir().unwrap();
+    let written = phoneprov_sim::firmware::write_load(images.path(), load).unwrap();
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for image in &written {
+        let name = image.file_name().unwrap().to_str().unwrap();
+        zip.start_file(format!("{load}/{name}"), options).unwrap();
+        zip.write_all(&std::fs::read(image).unwrap()).unwrap();
+    }
+    zip.start_file("OS79XX.TXT", options).unwrap();
+    zip.write_all(format!("{load}\n").as_bytes()).unwrap();
+    zip.finish().unwrap();
 }
 
 #[derive(Debug)]
@@ -571,4 +592,139 @@ fn the_phones_services_answer_without_the_token_as_latin_1_xml() {
             &format!("services_url: \"{}/services/menu\"", site.url),
         ],
     );
+}
+
+/// Each file of `dir` with its content, sorted; hidden ones too.
+fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            (name, std::fs::read(entry.path()).unwrap_or_default())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn firmware_is_imported_by_upload_and_a_broken_upload_changes_nothing() {
+    if !require("curl") {
+        return;
+    }
+    let site = Site::start("");
+    let firmware = site.tree.base().join("firmware");
+    let state = site.tree.base().join("state");
+    let upload = |file: &Path, name: &str| {
+        let body = format!("@{}", arg(file));
+        let options = [
+            "--data-binary",
+            body.as_str(),
+            "-H",
+            "Content-Type: application/octet-stream",
+        ];
+        site.curl(&options, &format!("/api/firmware/import?name={name}"))
+    };
+    let package = site.tree.out("sip-8-12.zip");
+    std::fs::create_dir_all(package.parent().unwrap()).unwrap();
+    firmware_zip(&package, "P0S3-8-12-00");
+
+    let imported = upload(&package, "sip-8-12.zip").json(200);
+    let said: Vec<(&str, &str)> = imported["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| {
+            (
+                file["name"].as_str().unwrap(),
+                file["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("P0S3-8-12-00.loads", "added"),
+            ("P0S3-8-12-00.sb2", "added"),
+            ("P003-8-12-00.sbn", "added"),
+            ("P003-8-12-00.bin", "added"),
+            ("OS79XX.TXT", "skipped"),
+        ],
+        "{imported}"
+    );
+    assert_eq!(
+        imported["files"][4]["said"],
+        "skipped: phoneprov writes OS79XX.TXT itself"
+    );
+    let catalog = site.get("/api/firmware").json(200);
+    let loads: Vec<(&str, bool)> = catalog["loads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|load| {
+            (
+                load["name"].as_str().unwrap(),
+                load["complete"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        loads,
+        [("P0S3-8-12-00", true), ("P003-8-12-00", true)],
+        "{catalog}"
+    );
+    assert_eq!(catalog["loads"][0]["warnings"], serde_json::json!([]));
+
+    // A download cut short: refused whole, the folder as it was, and
+    // nothing left of the upload in the state folder.
+    let before = contents(&firmware);
+    let whole = std::fs::read(&package).unwrap();
+    let broken = site.tree.out("sip-8-12-cut.zip");
+    std::fs::write(&broken, &whole[..whole.len() / 2]).unwrap();
+    let refused = upload(&broken, "sip-8-12-cut.zip").json(422);
+    assert_contains(
+        refused["error"].as_str().unwrap(),
+        &["sip-8-12-cut.zip is not a valid zip archive"],
+    );
+    assert_contains(refused["fix"].as_str().unwrap(), &["download it again"]);
+    assert_eq!(contents(&firmware), before);
+    let kept: Vec<String> = contents(&state).into_iter().map(|(name, _)| name).collect();
+    assert!(
+        !kept
+            .iter()
+            .any(|name| name.starts_with(".phoneprov-upload-")),
+        "{kept:?}"
+    );
+
+    // A name that is not a file's.
+    let refused = upload(&package, "..%2Fx.zip").json(400);
+    assert_contains(
+        refused["error"].as_str().unwrap(),
+        &["\"../x.zip\" is not a file name"],
+    );
+
+    // A loose image keeps its name; a size no real image has is flagged.
+    let cut = site.tree.out("P0S3-8-11-00.sb2");
+    std::fs::write(&cut, vec![0x5a; 4096]).unwrap();
+    let loose = upload(&cut, "P0S3-8-11-00.sb2").json(200);
+    assert_eq!(loose["files"][0]["outcome"], "added", "{loose}");
+    let catalog = site.get("/api/firmware").json(200);
+    let flagged = catalog["loads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|load| load["name"] == "P0S3-8-11-00")
+        .unwrap_or_else(|| panic!("{catalog}"));
+    assert_eq!(flagged["complete"], false, "{flagged}");
+    assert_contains(
+        flagged["warnings"][0].as_str().unwrap(),
+        &["P0S3-8-11-00.sb2 is 4096 B: looks truncated"],
+    );
+    std::fs::remove_file(firmware.join("P0S3-8-11-00.sb2")).unwrap();
+
+    // The same package again: nothing changes, and it says so.
+    let again = upload(&package, "sip-8-12.zip").json(200);
+    assert_eq!(again["files"][0]["said"], "already there, same content");
+    assert_eq!(contents(&firmware), before);
 }

@@ -6,6 +6,7 @@
 mod api;
 mod auth;
 mod dashboard;
+mod import;
 mod metrics;
 mod services;
 mod tls;
@@ -52,6 +53,8 @@ pub struct App {
     /// The DHCP server's leases, when it runs.
     pub leases: Option<Arc<dyn LeaseStore>>,
     pub firmware_dir: PathBuf,
+    /// Where an uploaded firmware package is kept while it arrives.
+    pub state_dir: PathBuf,
     pub reboot: Arc<dyn Reboot>,
 }
 
@@ -98,6 +101,7 @@ const ROUTES: &[(&str, Answers)] = &[
     ("/api/leases", || get(api::leases)),
     ("/api/registrations", || get(api::registrations)),
     ("/api/firmware", || get(api::firmware)),
+    ("/api/firmware/import", || post(import::firmware)),
     ("/api/events", || get(api::events)),
     (phoneprov_cisco::services::DIRECTORY, || {
         get(services::directory)
