@@ -11,7 +11,7 @@
 "use strict";
 
 const path = require("node:path");
-const { chromium } = require("playwright-core");
+const { launch, watch, run } = require("./launch.js");
 
 const [url, shots] = process.argv.slice(2);
 const RECEPTION = "00:18:B9:00:00:01";
@@ -21,27 +21,12 @@ const REGISTERED = "SIP firmware running and registered";
 const WAIT = { timeout: 60000 };
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: process.env.PHONEPROV_CHROMIUM || "/usr/bin/chromium",
-    args: [
-      ...(process.getuid() === 0 ? ["--no-sandbox"] : []),
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      // Names resolve to nothing: the page may reach the loopback only.
-      "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    ],
-  });
+  const browser = await launch();
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
     const elsewhere = [];
-    page.on("request", (request) => {
-      if (new URL(request.url()).hostname !== "127.0.0.1") elsewhere.push(request.url());
-    });
     const problems = [];
-    page.on("pageerror", (error) => problems.push(String(error)));
+    watch(page, elsewhere, problems);
 
     await page.goto(`${url}/`);
     const row = page.locator(`#listed tr[data-mac="${RECEPTION}"]`);
@@ -103,7 +88,4 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+run(main);

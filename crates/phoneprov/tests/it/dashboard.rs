@@ -2,8 +2,11 @@
 //! playwright-core from tests/browser): while a simulated phone boots
 //! against `phoneprov serve`, `/` shows its stage change without a reload;
 //! its page shows its timeline; its reboot button sends the check-sync
-//! NOTIFY the simulated phone answers. Screenshots of each page go to
-//! target/dashboard-screenshots/ for a person to look at.
+//! NOTIFY the simulated phone answers. A firmware package uploaded on
+//! `/firmware` is listed once its progress bar reached 100%; `/log`,
+//! `/leases` and `/registrations` show a boot without a reload.
+//! Screenshots of each page go to target/dashboard-screenshots/ for a
+//! person to look at.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -16,8 +19,8 @@ use phoneprov_sim::AfterCheckSync;
 use serde_json::Value;
 
 use crate::harness::{arg, available, require, spawn_client, stdout_lines, tftp_hpa_get, BIN};
-use crate::http::{Site, RECEPTION};
-use crate::sim::{network, phone, registered, runtime, story};
+use crate::http::{firmware_zip, Site, RECEPTION};
+use crate::sim::{boot, network, phone, registered, runtime, story};
 
 /// Against hangs only: the browser's steps take about a second each.
 const BROWSER_WAIT: Duration = Duration::from_secs(90);
@@ -53,9 +56,12 @@ struct Browser {
 }
 
 impl Browser {
-    fn open(url: &str, shots: &Path) -> Browser {
-        let script = browser_dir().join("dashboard.js");
-        let mut child = spawn_client("node", &[arg(&script), url, arg(shots)]);
+    /// `node SCRIPT URL SHOTS MORE...`, SCRIPT in tests/browser.
+    fn open(script: &str, url: &str, shots: &Path, more: &[&str]) -> Browser {
+        let script = browser_dir().join(script);
+        let mut args = vec![arg(&script), url, arg(shots)];
+        args.extend_from_slice(more);
+        let mut child = spawn_client("node", &args);
         let lines = stdout_lines(&mut child);
         Browser { child, lines }
     }
@@ -90,7 +96,7 @@ fn the_dashboard_follows_a_boot_live_and_its_reboot_button_reaches_the_phone() {
     }
     let site = Site::with_loads("", &["P0S3-8-12-00", "P00308010200"]);
     let shots = screenshots();
-    let mut browser = Browser::open(&site.url, &shots);
+    let mut browser = Browser::open("dashboard.js", &site.url, &shots, &[]);
     browser.expect("watching");
 
     // A phone not in phoneprov.toml asks for its file: it is discovered.
@@ -157,6 +163,102 @@ fn the_dashboard_follows_a_boot_live_and_its_reboot_button_reaches_the_phone() {
     assert_eq!(result["elsewhere"], serde_json::json!([]), "{result}");
     assert_eq!(result["problems"], serde_json::json!([]), "{result}");
     for shot in ["phones.png", "phone.png", "phone-rebooted.png"] {
+        let png = std::fs::read(shots.join(shot)).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{shot}");
+    }
+}
+
+#[test]
+fn the_firmware_page_imports_an_upload_and_the_log_leases_and_registrations_follow_a_boot() {
+    if !browser_available() {
+        return;
+    }
+    let site = Site::start("");
+    let shots = screenshots();
+    let package = site.tree.out("sip-8-12.zip");
+    std::fs::create_dir_all(package.parent().unwrap()).unwrap();
+    firmware_zip(&package, "P0S3-8-12-00");
+    let mut browser = Browser::open("pages.js", &site.url, &shots, &[arg(&package)]);
+    browser.expect("watching");
+
+    // On its target already: it takes an address, its files, and registers.
+    let network = network(&site.server);
+    let mut phone = phone(RECEPTION, Model::Cp7960, "P0S3-8-12-00");
+    assert_eq!(
+        boot(&mut phone, &network),
+        registered("1001"),
+        "{}",
+        story(&phone)
+    );
+
+    let result: Value = serde_json::from_str(&browser.expect("result ")).unwrap();
+    let ended = browser.end();
+    assert!(ended.contains("ended exit status: 0"), "{ended}");
+    assert_eq!(result["before"], 0, "{result}");
+    let progress = result["progress"].as_array().unwrap();
+    assert_eq!(progress.last(), Some(&Value::from(100)), "{result}");
+    assert!(
+        progress
+            .windows(2)
+            .all(|pair| pair[0].as_f64() <= pair[1].as_f64()),
+        "{result}"
+    );
+    assert_eq!(
+        result["imported"], "sip-8-12.zip: 4 of 5 files taken.",
+        "{result}"
+    );
+    assert_eq!(
+        result["outcomes"],
+        serde_json::json!([
+            "added",
+            "added",
+            "added",
+            "added",
+            "skipped: phoneprov writes OS79XX.TXT itself"
+        ]),
+        "{result}"
+    );
+    assert_eq!(
+        result["status"], "complete (loader P003-8-12-00)",
+        "{result}"
+    );
+    let logged: Vec<&str> = result["logged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for said in [
+        "DHCP 00:18:B9:00:00:01 from 127.0.0.1:",
+        "TFTP 127.0.0.100:",
+        "SEP0018B9000001.cnf.xml (generated): sent, ",
+        "SIP 00:18:B9:00:00:01: registered",
+    ] {
+        assert!(
+            logged.iter().any(|line| line.contains(said)),
+            "{said:?} is not in the log: {logged:#?}"
+        );
+    }
+    let leased = &result["leased"];
+    assert_eq!(
+        (&leased[0], &leased[2], &leased[6]),
+        (
+            &Value::from(RECEPTION),
+            &Value::from("bound"),
+            &Value::from("Reception")
+        ),
+        "{result}"
+    );
+    let registered = &result["registered"];
+    assert_eq!(
+        (&registered[0], &registered[1]),
+        (&Value::from("1001"), &Value::from(RECEPTION)),
+        "{result}"
+    );
+    assert_eq!(result["reloaded"], serde_json::json!([]), "{result}");
+    assert_eq!(result["elsewhere"], serde_json::json!([]), "{result}");
+    assert_eq!(result["problems"], serde_json::json!([]), "{result}");
+    for shot in ["firmware.png", "log.png", "leases.png", "registrations.png"] {
         let png = std::fs::read(shots.join(shot)).unwrap();
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{shot}");
     }

@@ -159,6 +159,10 @@ fn every_route_answers_with_its_status_content_type_and_body() {
             html,
             "data-mac=\"00:18:B9:00:00:01\"",
         ),
+        ("/firmware", html, "<form id=\"import\">"),
+        ("/leases", html, "<table id=\"leases\">"),
+        ("/registrations", html, "<table id=\"registrations\">"),
+        ("/log", html, "<body data-page=\"log\">"),
         (
             "/dashboard/app.js",
             "text/javascript; charset=utf-8",

@@ -1,10 +1,12 @@
-//! The dashboard (docs/dashboard.md): `/`, the phones, and `/phones/{mac}`,
-//! one phone. Each page is an HTML shell that `dashboard/app.js` fills from
-//! the JSON API and keeps current from `/api/events`; the pages, the script
-//! and the style are in the binary, nothing is fetched from elsewhere.
+//! The dashboard (docs/dashboard.md): `/`, the phones, `/phones/{mac}`,
+//! one phone, and the [`LISTINGS`]: the firmware, the leases, the
+//! registrations and the live log. Each page is an HTML shell that
+//! `dashboard/app.js` fills from the JSON API and keeps current from
+//! `/api/events`; the pages, the script and the style are in the binary,
+//! nothing is fetched from elsewhere.
 
 use axum::extract::Path;
-use axum::http::header;
+use axum::http::{header, Method, Uri};
 use axum::response::{Html, IntoResponse};
 
 use super::api::ApiError;
@@ -14,11 +16,43 @@ const PHONES: &str = include_str!("dashboard/index.html");
 const PHONE: &str = include_str!("dashboard/phone.html");
 const SCRIPT: &str = include_str!("dashboard/app.js");
 const STYLE: &str = include_str!("dashboard/style.css");
+/// The frame of each listing: its title and `main` go in.
+const FRAME: &str = include_str!("dashboard/frame.html");
+
+/// The pages framed by [`FRAME`]: path, title, and the `main` of the page
+/// (its `data-page` is the path without its slash).
+const LISTINGS: &[(&str, &str, &str)] = &[
+    (
+        "/firmware",
+        "Firmware",
+        include_str!("dashboard/firmware.html"),
+    ),
+    ("/leases", "Leases", include_str!("dashboard/leases.html")),
+    (
+        "/registrations",
+        "Registrations",
+        include_str!("dashboard/registrations.html"),
+    ),
+    ("/log", "Log", include_str!("dashboard/log.html")),
+];
 
 /// Whether `path` is one of the dashboard's pages (a browser without the
 /// token is sent to /login from them).
 pub(super) fn page(path: &str) -> bool {
-    path == "/" || path.starts_with("/phones/")
+    path == "/" || path.starts_with("/phones/") || LISTINGS.iter().any(|(at, ..)| *at == path)
+}
+
+/// The listing at the request's path, framed.
+pub(super) async fn listing(uri: Uri) -> Result<Html<String>, ApiError> {
+    let Some((path, title, main)) = LISTINGS.iter().find(|(at, ..)| *at == uri.path()) else {
+        return Err(super::api::no_route(Method::GET, uri).await);
+    };
+    Ok(Html(
+        FRAME
+            .replace("{{page}}", &path[1..])
+            .replace("{{title}}", title)
+            .replace("{{main}}", main),
+    ))
 }
 
 pub(super) async fn phones() -> Html<&'static str> {
@@ -49,10 +83,16 @@ mod tests {
 
     #[test]
     fn the_pages_are_the_root_and_each_phone() {
-        for path in ["/", "/phones/0018B9000001"] {
+        for path in ["/", "/phones/0018B9000001", "/firmware", "/log"] {
             assert!(page(path), "{path}");
         }
-        for path in ["/api/phones", "/dashboard/app.js", "/phonesx", "/login"] {
+        for path in [
+            "/api/phones",
+            "/dashboard/app.js",
+            "/phonesx",
+            "/login",
+            "/logs",
+        ] {
             assert!(!page(path), "{path}");
         }
     }

@@ -89,6 +89,10 @@ type Answers = fn() -> MethodRouter<Arc<Shared>>;
 const ROUTES: &[(&str, Answers)] = &[
     ("/", || get(dashboard::phones)),
     ("/phones/{mac}", || get(dashboard::phone)),
+    ("/firmware", || get(dashboard::listing)),
+    ("/leases", || get(dashboard::listing)),
+    ("/registrations", || get(dashboard::listing)),
+    ("/log", || get(dashboard::listing)),
     ("/dashboard/app.js", || get(dashboard::script)),
     ("/dashboard/style.css", || get(dashboard::style)),
     ("/healthz", || get(|| async { "ok" })),

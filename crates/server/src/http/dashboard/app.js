@@ -53,24 +53,30 @@ function affected(event, phones) {
   return null;
 }
 
-// Calls `refresh(macs, all)` once per burst of events: the MACs the burst
-// named, and whether one was about a phone it could not tell.
-function follow(phones, refresh) {
+// Follows /api/events: `connected()` on each (re)connection, `seen(event)`
+// for each event; the line under the title says whether it is following.
+function listen(connected, seen) {
   const live = document.getElementById("live");
-  const named = new Set();
-  let all = false;
-  let timer = null;
   const source = new EventSource("/api/events");
   source.onopen = () => {
     live.textContent = "live: following phoneprov's events";
-    // Whatever happened while not following.
-    refresh(new Set(), true);
+    connected();
   };
   source.onerror = () => {
     live.textContent = "not following phoneprov's events now; reconnecting…";
   };
-  source.onmessage = (message) => {
-    const mac = affected(JSON.parse(message.data), phones());
+  source.onmessage = (message) => seen(JSON.parse(message.data));
+}
+
+// Calls `refresh(macs, all)` once per burst of events: the MACs the burst
+// named, and whether one was about a phone it could not tell.
+function follow(phones, refresh) {
+  const named = new Set();
+  let all = false;
+  let timer = null;
+  // On each connection: whatever happened while not following.
+  listen(() => refresh(new Set(), true), (event) => {
+    const mac = affected(event, phones());
     if (mac) named.add(mac);
     else all = true;
     if (timer !== null) return;
@@ -82,7 +88,7 @@ function follow(phones, refresh) {
       timer = null;
       refresh(macs, everything);
     }, GATHER_MS);
-  };
+  });
 }
 
 function ago(seconds) {
@@ -296,5 +302,244 @@ function onePhonePage() {
   follow(() => (shown ? [shown] : []), refresh);
 }
 
-if (page === "phones") phonesPage();
-else if (page === "phone") onePhonePage();
+// ---------------------------------------------------------------------------
+// The listings: `/firmware`, `/leases`, `/registrations`, `/log`
+
+// Says what went wrong above the page's content; hides it when `message`
+// is null.
+function failed(message) {
+  const error = document.getElementById("error");
+  error.textContent = message;
+  error.hidden = message === null;
+}
+
+// Fills the table `id` with one row per item, a cell per column.
+function fillTable(id, items, columns) {
+  const rows = items.map((item) => {
+    const row = element("tr");
+    for (const column of columns) {
+      const value = column(item, row);
+      if (value instanceof Node) row.appendChild(element("td")).appendChild(value);
+      else cell(row, value);
+    }
+    return row;
+  });
+  document.querySelector(`#${id} tbody`).replaceChildren(...rows);
+}
+
+// Lines of text in one element, one a line.
+function lines(texts) {
+  const box = element("div");
+  for (const text of texts) box.appendChild(element("div", text));
+  return box;
+}
+
+function bytes(size) {
+  return `${size.toLocaleString("en")} B`;
+}
+
+// A listing asked again from `route` once per burst of `kind` events.
+function table(route, kind, fill) {
+  const refresh = async () => {
+    try {
+      fill(await api(route));
+      failed(null);
+    } catch (error) {
+      failed(error.message);
+    }
+  };
+  let timer = null;
+  listen(refresh, (event) => {
+    if (event.kind !== kind || timer !== null) return;
+    timer = setTimeout(() => {
+      timer = null;
+      refresh();
+    }, GATHER_MS);
+  });
+}
+
+function leasesPage() {
+  table("/api/leases", "dhcp", (answer) =>
+    fillTable("leases", answer.leases, [
+      (lease, row) => {
+        row.dataset.mac = lease.mac.toUpperCase();
+        return lease.mac.toUpperCase();
+      },
+      (lease) => lease.ip,
+      (lease) => lease.state,
+      (lease) => new Date(lease.expires).toISOString().slice(0, 19).replace("T", " "),
+      (lease) => lease.hostname || "",
+      (lease) => lease.vendor_class || "",
+      (lease) => (lease.listed === null ? "(not listed)" : lease.listed || "listed"),
+    ]),
+  );
+}
+
+function registrationsPage() {
+  table("/api/registrations", "sip", (answer) =>
+    fillTable("registrations", answer.registrations, [
+      (contact, row) => {
+        row.dataset.line = contact.line;
+        return contact.line;
+      },
+      (contact) => contact.phone || "unknown",
+      (contact) => contact.contact,
+      (contact) => contact.source,
+      (contact) => `${contact.expires_in} s`,
+      (contact) => contact.model || "",
+      (contact) => contact.user_agent || "",
+    ]),
+  );
+}
+
+// ---------------------------------------------------------------------------
+// `/firmware`: the loads, and import by upload
+
+function loadStatus(load) {
+  const status = load.complete ? "complete" : `missing ${load.missing.join(", ")}`;
+  const box = element("div", load.loader ? `${status} (loader ${load.loader})` : status);
+  for (const warning of load.warnings) box.appendChild(element("div", `warning: ${warning}`, "problem"));
+  return box;
+}
+
+async function showCatalog() {
+  try {
+    const catalog = await api("/api/firmware");
+    document.getElementById("folder").textContent = `In ${catalog.dir}:`;
+    fillTable("loads", catalog.loads, [
+      (load, row) => {
+        row.dataset.load = load.name;
+        row.className = load.complete && !load.warnings.length ? "" : "missing";
+        return load.name;
+      },
+      (load) => load.protocol,
+      (load) => load.version,
+      (load) => (load.signed ? "yes" : "no"),
+      loadStatus,
+      (load) => lines(load.files.map((file) => `${file.name} ${bytes(file.size)}`)),
+    ]);
+    fillTable("others", catalog.other_files, [
+      (file) => file.name,
+      (file) => bytes(file.size),
+      (file) => file.note || "",
+    ]);
+    failed(null);
+  } catch (error) {
+    failed(error.message);
+  }
+}
+
+// Sends `file` as the body of POST /api/firmware/import, drawing the
+// upload's progress; resolves to the answer's JSON and whether it is a
+// success.
+function upload(file, force) {
+  const progress = document.getElementById("progress");
+  const percent = document.getElementById("percent");
+  const show = (done) => {
+    progress.value = done;
+    percent.textContent = `${done}%`;
+  };
+  show(0);
+  document.getElementById("upload").hidden = false;
+  return new Promise((resolve) => {
+    const request = new XMLHttpRequest();
+    const name = encodeURIComponent(file.name);
+    request.open("POST", `/api/firmware/import?name=${name}${force ? "&force=true" : ""}`);
+    request.setRequestHeader("Content-Type", "application/octet-stream");
+    request.setRequestHeader("Accept", "application/json");
+    request.responseType = "json";
+    request.upload.onprogress = (progressed) => {
+      if (progressed.lengthComputable) show(Math.floor((100 * progressed.loaded) / progressed.total));
+    };
+    request.upload.onload = () => show(100);
+    request.onload = () => resolve({ ok: request.status < 300, body: request.response });
+    request.onerror = () =>
+      resolve({
+        ok: false,
+        body: { error: "the upload broke off", fix: "check that phoneprov serve still runs, then import again" },
+      });
+    request.send(file);
+  });
+}
+
+function importForm() {
+  const form = document.getElementById("import");
+  const said = document.getElementById("imported");
+  const files = document.getElementById("imported-files");
+  form.addEventListener("submit", async (submitted) => {
+    submitted.preventDefault();
+    const file = document.getElementById("package").files[0];
+    const button = form.querySelector("button");
+    button.disabled = true;
+    said.className = "";
+    said.textContent = `sending ${file.name}…`;
+    files.hidden = true;
+    const answer = await upload(file, document.getElementById("force").checked);
+    button.disabled = false;
+    if (!answer.ok) {
+      said.className = "problem";
+      said.textContent = `${answer.body.error}. Fix: ${answer.body.fix}`;
+      return;
+    }
+    const taken = answer.body.files.filter((imported) => imported.outcome !== "skipped").length;
+    said.textContent = `${file.name}: ${taken} of ${answer.body.files.length} files taken.`;
+    fillTable("imported-files", answer.body.files, [
+      (imported) => imported.name,
+      (imported) => bytes(imported.size),
+      (imported) => imported.said,
+    ]);
+    files.hidden = false;
+    await showCatalog();
+  });
+}
+
+function firmwarePage() {
+  document.getElementById("live").textContent =
+    "read when the page opens and after each import";
+  importForm();
+  showCatalog();
+}
+
+// ---------------------------------------------------------------------------
+// `/log`: every event since the page opened, one a line
+
+const LOG_KEPT = 500;
+
+function logLine(event) {
+  const at = time(event.at);
+  const said = (word) => word.replaceAll("_", " ");
+  if (event.kind === "tftp") {
+    // "NAME (generated)", or another file's name when matched another way.
+    const served = event.served_as || "";
+    const as = !served || served.startsWith(event.requested) ? served.slice(event.requested.length) : ` (as ${served})`;
+    const sent = event.outcome === "sent" ? `, ${bytes(event.bytes)} in ${event.milliseconds} ms` : "";
+    return `${at} TFTP ${event.client} ${event.requested}${as}: ${said(event.outcome)}${sent}`;
+  }
+  if (event.kind === "dhcp") {
+    const vendor = event.vendor_class ? ` (${event.vendor_class})` : "";
+    return `${at} DHCP ${event.mac || "no MAC"} from ${event.from}${vendor}: ${event.event}`;
+  }
+  return `${at} SIP ${event.phone || "unknown phone"}: ${said(event.event)}`;
+}
+
+function logPage() {
+  const log = document.getElementById("log");
+  listen(
+    () => {},
+    (event) => {
+      log.appendChild(element("li", logLine(event), event.kind));
+      while (log.children.length > LOG_KEPT) log.firstElementChild.remove();
+      log.lastElementChild.scrollIntoView({ block: "nearest" });
+    },
+  );
+}
+
+const PAGES = {
+  phones: phonesPage,
+  phone: onePhonePage,
+  firmware: firmwarePage,
+  leases: leasesPage,
+  registrations: registrationsPage,
+  log: logPage,
+};
+PAGES[page]();
