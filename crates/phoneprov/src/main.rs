@@ -1,6 +1,7 @@
 //! phoneprov: convert and provision Cisco 7940/7960 phones from one binary.
 
 mod admin_token;
+mod adopt;
 mod climb;
 mod config;
 mod config_cmd;

@@ -21,6 +21,7 @@ use phoneprov_server::{neighbours, DhcpServerSettings, TftpEvent, Timelines};
 use phoneprov_store::{SqliteLeases, SqliteTimeline};
 use serde::{Deserialize, Serialize};
 
+use crate::adopt::Adopter;
 use crate::climb::Climb;
 use crate::config::{self, Config};
 use crate::control::{Control, ControlSocket};
@@ -238,6 +239,7 @@ pub(crate) fn serve_config(
         None => None,
     };
     let leases = dhcp.as_ref().map(|dhcp| Arc::clone(&dhcp.store));
+    let adopter = Adopter::new(&config.path);
     let firmware_dir = config.firmware_dir.clone();
     let state_dir = config.state_dir.clone();
     let services = Services {
@@ -280,6 +282,7 @@ pub(crate) fn serve_config(
                     firmware_dir,
                     state_dir,
                     reboot: answers,
+                    adopt: Arc::new(adopter),
                 };
                 if let Err(e) = http.spawn(app, running.shutdown.clone()) {
                     failed = Some(e.into());

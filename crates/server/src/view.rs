@@ -10,7 +10,7 @@ use phoneprov_cisco::ladder::Reader;
 use phoneprov_cisco::render::Provisioning;
 use phoneprov_cisco::site::Phone;
 use phoneprov_cisco::stage::{Fetched, Observation, Seen, Stage};
-use phoneprov_cisco::Mac;
+use phoneprov_cisco::{Mac, Model};
 use serde::{Deserialize, Serialize};
 
 use crate::sip::RegisteredContact;
@@ -395,6 +395,24 @@ pub struct RebootedPhone {
     pub outcome: String,
 }
 
+/// A phone to add to phoneprov.toml as a `[[phone]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adoption {
+    pub mac: Mac,
+    pub model: Model,
+    pub description: Option<String>,
+}
+
+/// What adopting a phone did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Adopted {
+    pub phone: String,
+    /// The configuration file it was added to.
+    pub file: String,
+    /// The `[[phone]]` as written.
+    pub added: String,
+}
+
 /// Why a request was not carried out, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refusal {
@@ -412,6 +430,8 @@ pub enum RefusalKind {
     Malformed,
     /// What it needs is switched off (the registrar).
     Off,
+    /// What it would add is there already (a listed phone).
+    Exists,
     /// It was tried and failed.
     Failed,
 }

@@ -6,7 +6,9 @@
 // Says `watching` once `/` shows the Reception phone not seen yet; the test
 // then asks for a file as an unlisted phone and boots the Reception phone.
 // This script sees both appear on the page without a reload, opens the
-// phone, reads its timeline, presses reboot, and prints `result JSON`.
+// phone, reads its timeline, presses reboot, then adopts the discovered
+// phone on `/` and sees it move to the listed phones, and prints
+// `result JSON`.
 // Any failure exits non-zero with the reason on stderr.
 "use strict";
 
@@ -80,8 +82,35 @@ async function main() {
     );
     await page.screenshot({ path: path.join(shots, "phone-rebooted.png"), fullPage: true });
 
+    // Adopting the discovered phone moves it to the listed ones.
+    await page.goto(`${url}/`);
+    const discovered = page.locator(`#discovered tr[data-mac="${DISCOVERED}"]`);
+    await discovered.getByRole("button", { name: "Adopt" }).click();
+    const dialog = page.locator("#adopt");
+    await dialog.getByLabel("Model").selectOption("7940");
+    await dialog.getByLabel("Description").fill("Lobby");
+    await page.screenshot({ path: path.join(shots, "adopt.png"), fullPage: true });
+    await dialog.getByRole("button", { name: "Adopt", exact: true }).click();
+    const adoptedRow = page.locator(`#listed tr[data-mac="${DISCOVERED}"]`);
+    await adoptedRow.waitFor(WAIT);
+    await page.locator("#adopted", { hasText: "is in phoneprov.toml now" }).waitFor(WAIT);
+    const adopted = await adoptedRow.locator("td").allTextContents();
+    const stillDiscovered = await discovered.count();
+    await page.screenshot({ path: path.join(shots, "adopted.png"), fullPage: true });
+
     console.log(
-      `result ${JSON.stringify({ stages, reloaded, registration, missing, kinds, rebooted, elsewhere, problems })}`,
+      `result ${JSON.stringify({
+        stages,
+        reloaded,
+        registration,
+        missing,
+        kinds,
+        rebooted,
+        adopted,
+        stillDiscovered,
+        elsewhere,
+        problems,
+      })}`,
     );
   } finally {
     await browser.close();

@@ -2,7 +2,8 @@
 //! playwright-core from tests/browser): while a simulated phone boots
 //! against `phoneprov serve`, `/` shows its stage change without a reload;
 //! its page shows its timeline; its reboot button sends the check-sync
-//! NOTIFY the simulated phone answers. A firmware package uploaded on
+//! NOTIFY the simulated phone answers; the discovered phone, adopted,
+//! moves to the listed ones. A firmware package uploaded on
 //! `/firmware` is listed once its progress bar reached 100%; `/log`,
 //! `/leases` and `/registrations` show a boot without a reload.
 //! Screenshots of each page go to target/dashboard-screenshots/ for a
@@ -160,9 +161,27 @@ fn the_dashboard_follows_a_boot_live_and_its_reboot_button_reaches_the_phone() {
         rebooted.contains(&format!("{RECEPTION}: ")) && rebooted.contains("answered 200"),
         "{rebooted}"
     );
+    // Adopted from `/`: in phoneprov.toml, and listed once serve reloaded.
+    assert_eq!(result["adopted"][1], "7940", "{result}");
+    assert_eq!(result["adopted"][2], "Lobby", "{result}");
+    assert_eq!(result["stillDiscovered"], 0, "{result}");
+    let config = std::fs::read_to_string(site.tree.base().join("phoneprov.toml")).unwrap();
+    assert!(
+        config.ends_with(
+            "\n# Adopted through phoneprov's HTTP API.\n[[phone]]\n\
+             mac = \"00:18:B9:00:00:AA\"\nmodel = \"7940\"\ndescription = \"Lobby\"\n"
+        ),
+        "{config}"
+    );
     assert_eq!(result["elsewhere"], serde_json::json!([]), "{result}");
     assert_eq!(result["problems"], serde_json::json!([]), "{result}");
-    for shot in ["phones.png", "phone.png", "phone-rebooted.png"] {
+    for shot in [
+        "phones.png",
+        "phone.png",
+        "phone-rebooted.png",
+        "adopt.png",
+        "adopted.png",
+    ] {
         let png = std::fs::read(shots.join(shot)).unwrap();
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{shot}");
     }

@@ -10,6 +10,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
+mod adopt;
+
 use crate::dhcp_wire::{decode, dora};
 use crate::harness::{
     arg, assert_contains, assert_file, poll, printed, require, run_binary, run_client,

@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::Path;
 use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::sse::{self, KeepAlive, Sse};
@@ -12,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::StreamExt;
 use phoneprov_cisco::firmware::Catalog;
-use phoneprov_cisco::PhoneFile;
+use phoneprov_cisco::{Model, PhoneFile};
 use phoneprov_tftp::{RequestName, Resolution};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::metrics;
@@ -46,7 +47,7 @@ impl From<Refusal> for ApiError {
             status: match refusal.kind {
                 RefusalKind::Unknown => StatusCode::NOT_FOUND,
                 RefusalKind::Malformed => StatusCode::BAD_REQUEST,
-                RefusalKind::Off => StatusCode::CONFLICT,
+                RefusalKind::Off | RefusalKind::Exists => StatusCode::CONFLICT,
                 RefusalKind::Failed => StatusCode::INTERNAL_SERVER_ERROR,
             },
             error: refusal.error,
@@ -179,6 +180,44 @@ pub(super) async fn file(
 pub(super) async fn reboot(state: State, Path(text): Path<String>) -> Answer<Json<view::Rebooted>> {
     let mac = view::mac(&text)?;
     Ok(Json(state.app.reboot.reboot(Some(vec![mac])).await?))
+}
+
+/// The body of `POST /api/discovered/{mac}/adopt`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AdoptBody {
+    model: String,
+    description: Option<String>,
+}
+
+/// Adds the phone `mac` to phoneprov.toml; serve reloads it.
+pub(super) async fn adopt(
+    state: State,
+    Path(text): Path<String>,
+    body: Result<Json<AdoptBody>, JsonRejection>,
+) -> Answer<(StatusCode, Json<view::Adopted>)> {
+    let mac = view::mac(&text)?;
+    let Json(body) = body.map_err(|e| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        error: format!("the request is not a phone to adopt: {}", e.body_text()),
+        fix: r#"send JSON like {"model": "7960", "description": "Reception"}"#.into(),
+    })?;
+    let model = body.model.parse::<Model>().map_err(|e| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        error: e.to_string(),
+        fix: r#"give the model on the phone's label: "7940" or "7960""#.into(),
+    })?;
+    let description = body
+        .description
+        .map(|text| text.trim().to_string())
+        .filter(|text| !text.is_empty());
+    let adoption = view::Adoption {
+        mac,
+        model,
+        description,
+    };
+    let adopted = state.app.adopt.adopt(adoption).await?;
+    Ok((StatusCode::CREATED, Json(adopted)))
 }
 
 pub(super) async fn registrations(state: State) -> Answer<Json<Value>> {

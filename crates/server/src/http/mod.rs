@@ -36,12 +36,18 @@ use crate::connections::answer_each;
 use crate::events::EventBus;
 use crate::sip::SipHandle;
 use crate::timeline::Timelines;
-use crate::view::{Rebooted, Refusal};
+use crate::view::{Adopted, Adoption, Rebooted, Refusal};
 
 /// Tells phones to reboot (check-sync), as `phoneprov reboot` does.
 pub trait Reboot: Send + Sync {
     /// Every listed phone when `phones` is None.
     fn reboot(&self, phones: Option<Vec<Mac>>) -> BoxFuture<'_, Result<Rebooted, Refusal>>;
+}
+
+/// Adds a phone to phoneprov.toml, the rest of the file kept as it is
+/// (the configuration is the binary's).
+pub trait Adopt: Send + Sync {
+    fn adopt(&self, phone: Adoption) -> BoxFuture<'_, Result<Adopted, Refusal>>;
 }
 
 /// What the API reads and acts on.
@@ -56,6 +62,7 @@ pub struct App {
     /// Where an uploaded firmware package is kept while it arrives.
     pub state_dir: PathBuf,
     pub reboot: Arc<dyn Reboot>,
+    pub adopt: Arc<dyn Adopt>,
 }
 
 /// How the HTTP server listens.
@@ -102,6 +109,7 @@ const ROUTES: &[(&str, Answers)] = &[
     ("/api/phones/{mac}", || get(api::phone)),
     ("/api/phones/{mac}/files/{*name}", || get(api::file)),
     ("/api/phones/{mac}/reboot", || post(api::reboot)),
+    ("/api/discovered/{mac}/adopt", || post(api::adopt)),
     ("/api/leases", || get(api::leases)),
     ("/api/registrations", || get(api::registrations)),
     ("/api/firmware", || get(api::firmware)),

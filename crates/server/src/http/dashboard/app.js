@@ -117,13 +117,20 @@ function problems(container, findings) {
 // ---------------------------------------------------------------------------
 // `/`: the phones
 
-function phoneRow(phone) {
+// A row of the table; a discovered phone's has an Adopt button calling
+// `adopt(phone)`.
+function phoneRow(phone, adopt) {
   const row = element("tr");
   row.dataset.mac = phone.phone;
   const mac = cell(row, null, "mac");
   mac.appendChild(element("a", phone.phone)).href = phonePath(phone.phone);
   cell(row, phone.model || "unknown");
-  cell(row, phone.listed === null ? "(not listed)" : phone.listed);
+  const description = cell(row, phone.listed === null ? "(not listed) " : phone.listed);
+  if (phone.listed === null) {
+    const button = description.appendChild(element("button", "Adopt"));
+    button.type = "button";
+    button.addEventListener("click", () => adopt(phone));
+  }
   cell(row, phone.address || "none");
   const stage = cell(row, null, "stage");
   stage.appendChild(element("span", phone.stage, "stage-text"));
@@ -142,7 +149,7 @@ function phonesPage() {
     const listed = [];
     const discovered = [];
     for (const phone of phones.values()) {
-      (phone.listed === null ? discovered : listed).push(phoneRow(phone));
+      (phone.listed === null ? discovered : listed).push(phoneRow(phone, adopt));
     }
     // Each group keeps its heading row.
     for (const [id, rows] of [["listed", listed], ["discovered", discovered]]) {
@@ -164,7 +171,65 @@ function phonesPage() {
       live.textContent = error.message;
     }
   };
+  const adopt = adoptDialog(phones, refresh);
   follow(() => [...phones.values()], refresh);
+}
+
+// serve looks at phoneprov.toml every 2 s: the page asks for the phones
+// this often, this many times, until an adopted phone is listed.
+const RELOAD_POLL_MS = 500;
+const RELOAD_TRIES = 20;
+
+// The Adopt dialog of `/` (model and description): adds a discovered phone
+// to phoneprov.toml, then asks for the phones until serve has reloaded the
+// file and lists it. Returns what opens it for a phone.
+function adoptDialog(phones, refresh) {
+  const dialog = document.getElementById("adopt");
+  const form = dialog.querySelector("form");
+  const error = document.getElementById("adopt-error");
+  const said = document.getElementById("adopted");
+  let mac = null;
+  const listedSoon = async (adopted) => {
+    said.textContent = `${adopted} added to phoneprov.toml; waiting for phoneprov serve to reload it…`;
+    for (let tries = 0; tries < RELOAD_TRIES; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, RELOAD_POLL_MS));
+      await refresh(new Set(), true);
+      const now = phones.get(adopted);
+      if (now && now.listed !== null) {
+        said.textContent = `${adopted} is in phoneprov.toml now.`;
+        return;
+      }
+    }
+    said.textContent = `${adopted} is not listed yet: phoneprov serve's output says why (a mistake in phoneprov.toml?)`;
+  };
+  document.getElementById("adopt-cancel").addEventListener("click", () => dialog.close());
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    error.textContent = "";
+    try {
+      await api(`/api/discovered/${mac.replaceAll(":", "")}/adopt`, {
+        method: "POST",
+        headers: { Accept: "application/json", "Content-Type": "application/json" },
+        body: JSON.stringify({ model: form.elements.model.value, description: form.elements.description.value }),
+      });
+      dialog.close();
+      listedSoon(mac);
+    } catch (failure) {
+      error.textContent = failure.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return (phone) => {
+    mac = phone.phone;
+    document.getElementById("adopt-mac").textContent = mac;
+    form.elements.model.value = phone.model === "7940" ? "7940" : "7960";
+    form.elements.description.value = "";
+    error.textContent = "";
+    dialog.showModal();
+  };
 }
 
 // ---------------------------------------------------------------------------
