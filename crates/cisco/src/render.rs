@@ -33,6 +33,15 @@ pub const GENERATED: [&str; 6] = [
     "syncinfo.xml",
 ];
 
+/// Every file phoneprov generates for the phone `mac`, by the names it asks
+/// for: its own two (`SEP<MAC>.cnf.xml`, `SIP<MAC>.cnf`), then [`GENERATED`].
+pub fn generated_for(mac: Mac) -> Vec<String> {
+    [PhoneFile::SepXml.name(mac), PhoneFile::SipCnf.name(mac)]
+        .into_iter()
+        .chain(GENERATED.iter().map(|name| name.to_string()))
+        .collect()
+}
+
 /// The embedded templates; a templates folder may override any of them.
 const TEMPLATES: [(&str, &str); 7] = [
     (

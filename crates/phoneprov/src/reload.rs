@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use phoneprov_cisco::files::PhoneFiles;
-use phoneprov_cisco::render::{Answer, Provisioning, GENERATED};
+use phoneprov_cisco::render::{generated_for, Answer, Provisioning};
 use phoneprov_cisco::site::SipTarget;
-use phoneprov_cisco::{Mac, PhoneFile};
+use phoneprov_cisco::Mac;
 use phoneprov_server::{CancellationToken, SipHandle};
 
 use crate::config::{self, Config};
@@ -169,9 +169,8 @@ impl Watch {
 
 /// Everything a phone fetches, as `generator` makes it for the phone.
 fn files_of(generator: &Provisioning, mac: Mac) -> Vec<Answer> {
-    [PhoneFile::SepXml.name(mac), PhoneFile::SipCnf.name(mac)]
+    generated_for(mac)
         .into_iter()
-        .chain(GENERATED.iter().map(|name| name.to_string()))
         .filter(|name| name != "syncinfo.xml")
         .map(|name| generator.answer(&name, Some(mac)))
         .collect()

@@ -12,7 +12,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use phoneprov_cisco::files::{Identify, PhoneFiles};
 use phoneprov_cisco::ladder::{FirmwareFolder, FirmwareWatch};
-use phoneprov_cisco::render::{Answer, Provisioning, SyncValue, GENERATED};
+use phoneprov_cisco::render::{generated_for, Answer, Provisioning, SyncValue};
 use phoneprov_cisco::{FirmwareStore, Mac, PhoneFile};
 use phoneprov_dhcp::HwAddr;
 use phoneprov_server::http::{needs_token, App, HttpServer, HttpSettings};
@@ -143,13 +143,7 @@ pub fn render(args: RenderArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
         .with_watch(seen_so_far(&config)?);
     let names: Vec<String> = match args.file {
         Some(file) => vec![file],
-        None => [
-            PhoneFile::SepXml.name(phone.mac),
-            PhoneFile::SipCnf.name(phone.mac),
-        ]
-        .into_iter()
-        .chain(GENERATED.iter().map(|name| name.to_string()))
-        .collect(),
+        None => generated_for(phone.mac),
     };
     let several = names.len() > 1;
     for name in names {

@@ -6,9 +6,9 @@
 // Says `watching` once `/` shows the Reception phone not seen yet; the test
 // then asks for a file as an unlisted phone and boots the Reception phone.
 // This script sees both appear on the page without a reload, opens the
-// phone, reads its timeline, presses reboot, then adopts the discovered
-// phone on `/` and sees it move to the listed phones, and prints
-// `result JSON`.
+// phone, reads its timeline, presses reboot, opens the preview of its
+// SIP<MAC>.cnf, then adopts the discovered phone on `/` and sees it move to
+// the listed phones, and prints `result JSON`.
 // Any failure exits non-zero with the reason on stderr.
 "use strict";
 
@@ -82,6 +82,17 @@ async function main() {
     );
     await page.screenshot({ path: path.join(shots, "phone-rebooted.png"), fullPage: true });
 
+    // The files it gets, collapsed until one is opened.
+    const previews = page.locator("#preview details");
+    await previews.first().waitFor(WAIT);
+    const previewed = await previews.locator("summary").allTextContents();
+    const opened = await page.locator("#preview details[open]").count();
+    const file = previews.filter({ hasText: "SIP0018B9000001.cnf" });
+    await file.locator("summary").click();
+    await file.locator("pre", { hasText: "line1_name" }).waitFor(WAIT);
+    const preview = await file.locator("pre").textContent();
+    await page.screenshot({ path: path.join(shots, "phone-preview.png"), fullPage: true });
+
     // Adopting the discovered phone moves it to the listed ones.
     await page.goto(`${url}/`);
     const discovered = page.locator(`#discovered tr[data-mac="${DISCOVERED}"]`);
@@ -106,6 +117,9 @@ async function main() {
         missing,
         kinds,
         rebooted,
+        previewed,
+        opened,
+        preview,
         adopted,
         stillDiscovered,
         elsewhere,

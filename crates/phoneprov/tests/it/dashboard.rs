@@ -2,10 +2,10 @@
 //! playwright-core from tests/browser): while a simulated phone boots
 //! against `phoneprov serve`, `/` shows its stage change without a reload;
 //! its page shows its timeline; its reboot button sends the check-sync
-//! NOTIFY the simulated phone answers; the discovered phone, adopted,
-//! moves to the listed ones. A firmware package uploaded on
-//! `/firmware` is listed once its progress bar reached 100%; `/log`,
-//! `/leases` and `/registrations` show a boot without a reload.
+//! NOTIFY the simulated phone answers; its files' previews open; the
+//! discovered phone, adopted, moves to the listed ones. A firmware package
+//! uploaded on `/firmware` is listed once its progress bar reached 100%;
+//! `/log`, `/leases` and `/registrations` show a boot without a reload.
 //! Screenshots of each page go to target/dashboard-screenshots/ for a
 //! person to look at.
 
@@ -161,6 +161,30 @@ fn the_dashboard_follows_a_boot_live_and_its_reboot_button_reaches_the_phone() {
         rebooted.contains(&format!("{RECEPTION}: ")) && rebooted.contains("answered 200"),
         "{rebooted}"
     );
+    // Its files' previews, collapsed until one is opened; what it shows is
+    // what the phone gets.
+    assert_eq!(
+        result["previewed"],
+        serde_json::json!([
+            "SEP0018B9000001.cnf.xml",
+            "SIP0018B9000001.cnf",
+            "OS79XX.TXT",
+            "SIPDefault.cnf",
+            "XMLDefault.cnf.xml",
+            "RINGLIST.DAT",
+            "dialplan.xml",
+            "syncinfo.xml"
+        ]),
+        "{result}"
+    );
+    assert_eq!(result["opened"], 0, "{result}");
+    let cnf = site.tree.out("SIP0018B9000001.cnf");
+    tftp_hpa_get(&site.server, "binary", "SIP0018B9000001.cnf", &cnf);
+    assert_eq!(
+        result["preview"].as_str().unwrap().as_bytes(),
+        std::fs::read(&cnf).unwrap(),
+        "{result}"
+    );
     // Adopted from `/`: in phoneprov.toml, and listed once serve reloaded.
     assert_eq!(result["adopted"][1], "7940", "{result}");
     assert_eq!(result["adopted"][2], "Lobby", "{result}");
@@ -179,6 +203,7 @@ fn the_dashboard_follows_a_boot_live_and_its_reboot_button_reaches_the_phone() {
         "phones.png",
         "phone.png",
         "phone-rebooted.png",
+        "phone-preview.png",
         "adopt.png",
         "adopted.png",
     ] {

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::StreamExt;
 use phoneprov_cisco::firmware::Catalog;
+use phoneprov_cisco::render::generated_for;
 use phoneprov_cisco::{Model, PhoneFile};
 use phoneprov_tftp::{RequestName, Resolution};
 use serde::{Deserialize, Serialize};
@@ -110,9 +111,12 @@ pub(super) async fn phone(state: State, Path(text): Path<String>) -> Answer<Json
         .iter()
         .map(Moment::of)
         .collect();
-    Ok(Json(
-        json!({ "phone": row, "plan": plan, "timeline": timeline }),
-    ))
+    Ok(Json(json!({
+        "phone": row,
+        "plan": plan,
+        "files": generated_for(mac),
+        "timeline": timeline,
+    })))
 }
 
 /// The file `name` as the phone `mac` would get it over TFTP.

@@ -33,6 +33,11 @@ function phonePath(mac) {
   return `/phones/${mac.replaceAll(":", "")}`;
 }
 
+// The file `name` as phoneprov serves it to the phone `mac`, in the API.
+function filePath(mac, name) {
+  return `/api/phones/${mac.replaceAll(":", "")}/files/${name}`;
+}
+
 function withColons(hex) {
   return hex.toUpperCase().match(/../g).join(":");
 }
@@ -306,13 +311,43 @@ function files(mac, timeline) {
   const rows = [...asked].map(([name, file]) => {
     const row = element("tr", null, file.outcome === "sent" ? "" : "missing");
     const link = cell(row, null, "mac").appendChild(element("a", name));
-    link.href = `/api/phones/${mac.replaceAll(":", "")}/files/${name}`;
+    link.href = filePath(mac, name);
     link.title = "the file as phoneprov serves it to this phone now";
     cell(row, String(file.times));
     cell(row, GOT[file.outcome], "answer");
     return row;
   });
   document.querySelector("#files tbody").replaceChildren(...rows);
+}
+
+// Each file phoneprov generates for the phone, collapsed; opening one asks
+// for it as phoneprov would send it now. Made once, so an open one stays
+// open while the page follows the events.
+function previews(mac, names) {
+  const box = document.getElementById("preview");
+  if (box.childElementCount) return;
+  for (const name of names) {
+    const details = box.appendChild(element("details"));
+    details.appendChild(element("summary", name));
+    const text = details.appendChild(element("pre", "asking phoneprov…"));
+    details.addEventListener("toggle", async () => {
+      if (!details.open) return;
+      try {
+        const response = await fetch(filePath(mac, name));
+        if (response.ok) {
+          text.textContent = await response.text();
+          text.className = "";
+        } else {
+          const body = await response.json();
+          text.textContent = `${body.error}: ${body.fix}`;
+          text.className = "problem";
+        }
+      } catch (failure) {
+        text.textContent = failure.message;
+        text.className = "problem";
+      }
+    });
+  }
 }
 
 function timelineRows(timeline) {
@@ -357,6 +392,7 @@ function onePhonePage() {
       summary(answer.phone);
       ladder(answer.plan);
       files(mac, answer.timeline);
+      previews(mac, answer.files);
       timelineRows(answer.timeline);
     } catch (failure) {
       error.textContent = failure.message;
