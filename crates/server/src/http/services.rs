@@ -8,6 +8,7 @@ use axum::extract::Query;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use phoneprov_cisco::services::{self, XmlObject};
+use phoneprov_cisco::site::Site;
 use serde::Deserialize;
 
 use super::State;
@@ -20,44 +21,53 @@ pub(super) struct Asked {
 }
 
 pub(super) async fn directory(
-    axum::extract::State(shared): State,
+    shared: State,
     headers: HeaderMap,
     Query(asked): Query<Asked>,
 ) -> Response {
-    let provisioning = shared.app.files.provisioning();
-    let base = base(&headers, shared.https);
-    xml(services::directory_page(
-        provisioning.site(),
-        &base,
-        asked.page.unwrap_or(1),
-    ))
+    answer(shared, &headers, |site, base| {
+        services::directory_page(site, base, asked.page.unwrap_or(1))
+    })
 }
 
-pub(super) async fn search(axum::extract::State(shared): State, headers: HeaderMap) -> Response {
-    xml(services::search(&base(&headers, shared.https)))
+pub(super) async fn search(shared: State, headers: HeaderMap) -> Response {
+    answer(shared, &headers, |_, base| services::search(base))
 }
 
 pub(super) async fn results(
-    axum::extract::State(shared): State,
+    shared: State,
     headers: HeaderMap,
     Query(asked): Query<Asked>,
 ) -> Response {
-    let provisioning = shared.app.files.provisioning();
-    let base = base(&headers, shared.https);
-    xml(services::search_results(
-        provisioning.site(),
-        &base,
-        asked.q.as_deref().unwrap_or(""),
-        asked.page.unwrap_or(1),
-    ))
+    answer(shared, &headers, |site, base| {
+        let query = asked.q.as_deref().unwrap_or("");
+        services::search_results(site, base, query, asked.page.unwrap_or(1))
+    })
 }
 
-pub(super) async fn menu(axum::extract::State(shared): State, headers: HeaderMap) -> Response {
+pub(super) async fn menu(shared: State, headers: HeaderMap) -> Response {
+    answer(shared, &headers, services::menu)
+}
+
+/// `render`'s object for the site served now and the base URL the phone
+/// used, as `text/xml` in ISO-8859-1 with its `Refresh` header (the
+/// phone's Next key) when it has one.
+fn answer(
+    axum::extract::State(shared): State,
+    headers: &HeaderMap,
+    render: impl FnOnce(&Site, &str) -> XmlObject,
+) -> Response {
     let provisioning = shared.app.files.provisioning();
-    xml(services::menu(
-        provisioning.site(),
-        &base(&headers, shared.https),
-    ))
+    let object = render(provisioning.site(), &base(headers, shared.https));
+    let mut response = (
+        [(header::CONTENT_TYPE, services::CONTENT_TYPE)],
+        object.body,
+    )
+        .into_response();
+    if let Some(refresh) = object.refresh.and_then(|r| HeaderValue::from_str(&r).ok()) {
+        response.headers_mut().insert(header::REFRESH, refresh);
+    }
+    response
 }
 
 /// `http://HOST` as the phone addressed phoneprov (its Host header), so the
@@ -77,20 +87,6 @@ fn base(headers: &HeaderMap, https: bool) -> String {
         .unwrap_or("127.0.0.1");
     let scheme = if https { "https" } else { "http" };
     format!("{scheme}://{host}")
-}
-
-/// The object as `text/xml` in ISO-8859-1, with its `Refresh` header (the
-/// phone's Next key) when it has one.
-fn xml(object: XmlObject) -> Response {
-    let mut response = (
-        [(header::CONTENT_TYPE, services::CONTENT_TYPE)],
-        object.body,
-    )
-        .into_response();
-    if let Some(refresh) = object.refresh.and_then(|r| HeaderValue::from_str(&r).ok()) {
-        response.headers_mut().insert(header::REFRESH, refresh);
-    }
-    response
 }
 
 #[cfg(test)]
