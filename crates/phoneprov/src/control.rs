@@ -1,12 +1,13 @@
 //! The control socket of a running `phoneprov serve`:
-//! `<state_dir>/control.sock`, owner only. `phoneprov reboot` and
-//! `phoneprov registrations` connect, write one JSON request, read one JSON
-//! reply. What it answers is phoneprov_server::view's, as the HTTP API's is.
+//! `<state_dir>/control.sock`, owner only. Serve answers the HTTP API
+//! (docs/api.md) on it without asking for the admin token, whether or not
+//! `[http]` is set; `phoneprov status`, `show`, `plan`, `registrations`
+//! and `reboot` ask it there.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixStream;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,90 +15,91 @@ use anyhow::{bail, Context};
 use futures_util::future::BoxFuture;
 use phoneprov_cisco::files::PhoneFiles;
 use phoneprov_cisco::Mac;
-use phoneprov_server::connections::answer_each;
 use phoneprov_server::http::Reboot;
-use phoneprov_server::view::{
-    self, describe, describe_plan, phone_rows, Contact, PhoneRow, Rebooted, RebootedPhone, Refusal,
-    RefusalKind,
-};
-use phoneprov_server::{CancellationToken, Event, EventBus, SipHandle, Timelines};
+use phoneprov_server::view::{Rebooted, RebootedPhone, Refusal, RefusalKind};
+use phoneprov_server::{Event, EventBus, SipHandle};
 use phoneprov_sip::SipEvent;
-use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::Config;
 use crate::sip_cmd::{not_told, tell_to_reboot, SyncFile, NOTIFY_ANSWER_WAIT};
 
 const SOCKET: &str = "control.sock";
-/// Requests are a few hundred bytes; anything longer is not ours.
-const MAX_REQUEST: u64 = 64 * 1024;
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "request", rename_all = "snake_case")]
-pub enum Request {
-    Registrations,
-    Status,
-    /// One listed phone's way to its target.
-    Plan {
-        phone: String,
-    },
-    /// Everything known about one phone.
-    Show {
-        phone: String,
-    },
-    /// Every phone when `phones` is absent.
-    Reboot {
-        phones: Option<Vec<String>>,
-    },
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "reply", rename_all = "snake_case")]
-pub enum Reply {
-    Registrations {
-        contacts: Vec<Contact>,
-    },
-    Status {
-        phones: Vec<PhoneRow>,
-    },
-    Rebooted(Rebooted),
-    /// Text to print as it is.
-    Lines {
-        lines: Vec<String>,
-    },
-    Error {
-        message: String,
-    },
-}
 
 fn socket_path(state_dir: &Path) -> PathBuf {
     state_dir.join(SOCKET)
 }
 
-/// Sends `request` to the `phoneprov serve` running with `config`.
-pub fn ask(config: &Config, request: &Request) -> anyhow::Result<Reply> {
-    let path = socket_path(&config.state_dir);
-    let mut stream = UnixStream::connect(&path).with_context(|| {
-        format!(
+/// No `phoneprov serve` answers on the control socket.
+#[derive(Debug)]
+pub struct NotRunning(String);
+
+impl std::fmt::Display for NotRunning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotRunning {}
+
+/// An error as the API answers it.
+#[derive(Deserialize)]
+struct ApiError {
+    error: String,
+    fix: String,
+}
+
+/// Asks the `phoneprov serve` running with `config` for `method path`
+/// of its HTTP API (docs/api.md), with `body` as JSON, over the control
+/// socket. Its answer, or its `{error, fix}` as the error; [`NotRunning`]
+/// when no serve answers.
+pub fn ask<T: DeserializeOwned>(
+    config: &Config,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<T> {
+    let socket = socket_path(&config.state_dir);
+    let mut stream = UnixStream::connect(&socket).map_err(|_| {
+        NotRunning(format!(
             "phoneprov serve is not running with {} (no answer on {}); start it first",
             config.path.display(),
-            path.display()
-        )
+            socket.display()
+        ))
     })?;
-    stream.write_all(&serde_json::to_vec(request)?)?;
-    stream.shutdown(std::net::Shutdown::Write)?;
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    // HTTP/1.0: the answer ends when the connection does, never chunked.
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer)?;
-    match serde_json::from_slice(&answer).context("phoneprov serve's answer is unreadable")? {
-        Reply::Error { message } => bail!("{message}"),
-        reply => Ok(reply),
+    let unreadable =
+        || anyhow::anyhow!("phoneprov serve's answer to {method} {path} is unreadable");
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(unreadable)?;
+    let status: u16 = std::str::from_utf8(&answer[..split])?
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(unreadable)?;
+    let json = &answer[split + 4..];
+    if !(200..300).contains(&status) {
+        let refusal: ApiError = serde_json::from_slice(json).map_err(|_| unreadable())?;
+        bail!("{}: {}", refusal.error, refusal.fix);
     }
+    serde_json::from_slice(json).with_context(unreadable)
 }
 
 /// The bound control socket; removes its file when dropped.
 pub struct ControlSocket {
-    listener: Option<std::os::unix::net::UnixListener>,
+    listener: Option<UnixListener>,
     path: PathBuf,
 }
 
@@ -114,7 +116,7 @@ impl ControlSocket {
         }
         let _ = std::fs::remove_file(&path);
         crate::config::create_state_dir(state_dir)?;
-        let listener = std::os::unix::net::UnixListener::bind(&path)
+        let listener = UnixListener::bind(&path)
             .with_context(|| format!("cannot create the control socket {}", path.display()))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
         listener.set_nonblocking(true)?;
@@ -124,21 +126,12 @@ impl ControlSocket {
         })
     }
 
-    /// Answers requests until `shutdown`; call in the runtime.
-    pub fn serve(
-        &mut self,
-        control: Arc<Control>,
-        shutdown: CancellationToken,
-    ) -> anyhow::Result<()> {
-        let Some(listener) = self.listener.take() else {
-            bail!("the control socket is already served");
-        };
-        let listener = tokio::net::UnixListener::from_std(listener)?;
-        answer_each(listener, shutdown, move |stream| {
-            let control = Arc::clone(&control);
-            async move { control.answer(stream).await }
-        });
-        Ok(())
+    /// The listening socket, to serve the API on; the file stays until
+    /// this is dropped.
+    pub fn listener(&mut self) -> anyhow::Result<UnixListener> {
+        self.listener
+            .take()
+            .context("the control socket is already served")
     }
 }
 
@@ -148,126 +141,17 @@ impl Drop for ControlSocket {
     }
 }
 
-/// What the control socket acts on.
+/// Reboots phones for the API: a new SYNC, check-sync, their answers.
 pub struct Control {
     pub files: Arc<PhoneFiles>,
-    pub timelines: Timelines,
     pub sync: Arc<SyncFile>,
     pub sip: Option<SipHandle>,
     pub events: EventBus,
 }
 
 impl Control {
-    async fn answer(&self, mut stream: tokio::net::UnixStream) {
-        let mut request = Vec::new();
-        let read = (&mut stream)
-            .take(MAX_REQUEST)
-            .read_to_end(&mut request)
-            .await;
-        let reply = match read.map(|_| serde_json::from_slice::<Request>(&request)) {
-            Ok(Ok(request)) => self.obey(request).await,
-            _ => Reply::Error {
-                message: "not a request phoneprov understands".into(),
-            },
-        };
-        if let Ok(bytes) = serde_json::to_vec(&reply) {
-            let _ = stream.write_all(&bytes).await;
-        }
-    }
-
-    async fn obey(&self, request: Request) -> Reply {
-        let answer = match request {
-            Request::Status => Ok(Reply::Status {
-                phones: self.status().await,
-            }),
-            Request::Plan { phone } => self.plan(&phone),
-            Request::Show { phone } => self.show(&phone).await,
-            Request::Registrations => self.registrations().await,
-            Request::Reboot { phones } => {
-                let macs = phones
-                    .map(|texts| texts.iter().map(|text| view::mac(text)).collect())
-                    .transpose();
-                match macs {
-                    Ok(macs) => self.reboot_phones(macs).await.map(Reply::Rebooted),
-                    Err(refusal) => Err(refusal),
-                }
-            }
-        };
-        answer.unwrap_or_else(|refusal| Reply::Error {
-            message: refusal.sentence(),
-        })
-    }
-
     fn registrar(&self) -> Result<&SipHandle, Refusal> {
         self.sip.as_ref().ok_or_else(Refusal::registrar_off)
-    }
-
-    async fn registrations(&self) -> Result<Reply, Refusal> {
-        let contacts = self.registrar()?.registrations().await.map_err(|e| {
-            Refusal::new(
-                RefusalKind::Failed,
-                e.to_string(),
-                "see phoneprov serve's output",
-            )
-        })?;
-        Ok(Reply::Registrations {
-            contacts: contacts.into_iter().map(Contact::from).collect(),
-        })
-    }
-
-    fn plan(&self, phone: &str) -> Result<Reply, Refusal> {
-        let mac = view::mac(phone)?;
-        let provisioning = self.files.provisioning();
-        let listed = provisioning
-            .site()
-            .phone(mac)
-            .ok_or_else(|| Refusal::not_listed(mac))?;
-        Ok(Reply::Lines {
-            lines: describe_plan(&provisioning, listed),
-        })
-    }
-
-    /// The phone's status paragraph, its way, then its timeline.
-    async fn show(&self, phone: &str) -> Result<Reply, Refusal> {
-        let mac = view::mac(phone)?;
-        let row = self
-            .status()
-            .await
-            .into_iter()
-            .find(|row| row.phone == mac.colons())
-            .ok_or_else(|| {
-                Refusal::new(
-                    RefusalKind::Unknown,
-                    format!(
-                        "{} is neither in phoneprov.toml nor seen since phoneprov serve started",
-                        mac.colons()
-                    ),
-                    "check the MAC on the phone's label, or add a [[phone]] for it",
-                )
-            })?;
-        let mut lines = row.paragraph();
-        let provisioning = self.files.provisioning();
-        if let Some(listed) = provisioning.site().phone(mac) {
-            lines.push(String::new());
-            lines.extend(describe_plan(&provisioning, listed));
-        }
-        let history = self.timelines.history(mac);
-        lines.push(String::new());
-        lines.push(format!(
-            "timeline ({} events, oldest first):",
-            history.len()
-        ));
-        lines.extend(history.iter().map(|o| format!("  {}", describe(o))));
-        Ok(Reply::Lines { lines })
-    }
-
-    /// Every listed phone, then every other phone seen, with its stage.
-    async fn status(&self) -> Vec<PhoneRow> {
-        let registered = match &self.sip {
-            Some(sip) => sip.registrations().await.unwrap_or_default(),
-            None => Vec::new(),
-        };
-        phone_rows(&self.files.provisioning(), &self.timelines, &registered)
     }
 
     /// A new SYNC value, then check-sync to each phone (every listed one

@@ -8,10 +8,10 @@ use anyhow::bail;
 use clap::Args;
 use phoneprov_cisco::site::Phone;
 use phoneprov_cisco::Mac;
-use phoneprov_server::view::describe_plan;
+use phoneprov_server::view::{describe_plan, no_target, PhoneDetail};
 
 use crate::config::{self, Config};
-use crate::control::{self, Reply, Request};
+use crate::control::{self, NotRunning};
 use crate::serve_cmd::{provisioning, seen_so_far};
 use crate::sip_cmd::SyncFile;
 
@@ -47,22 +47,19 @@ pub struct ShowArgs {
 pub fn plan(args: PlanArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
     let config = config::load(&config::locate(explicit)?)?;
     let mac: Mac = args.mac.parse()?;
-    listed(&config, mac)?;
-    let lines = match control::ask(
-        &config,
-        &Request::Plan {
-            phone: mac.colons(),
+    let phone = listed(&config, mac)?;
+    let lines = match detail(&config, mac) {
+        Ok(detail) => match detail.plan {
+            Some(plan) => plan.lines(mac),
+            None => vec![no_target(phone)],
         },
-    ) {
-        Ok(Reply::Lines { lines }) => lines,
-        Ok(_) => bail!("phoneprov serve gave an unexpected answer"),
-        Err(_) => {
+        Err(e) if e.is::<NotRunning>() => {
             println!("(phoneprov serve is not running: this is what it saw until it stopped)");
             let provisioning = provisioning(&config, SyncFile::open(&config.state_dir)?.value)?
                 .with_watch(seen_so_far(&config)?);
-            let phone = listed(&config, mac)?;
             describe_plan(&provisioning, phone)
         }
+        Err(e) => return Err(e),
     };
     for line in lines {
         println!("{line}");
@@ -73,19 +70,20 @@ pub fn plan(args: PlanArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
 pub fn show(args: ShowArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
     let config = config::load(&config::locate(explicit)?)?;
     let mac: Mac = args.mac.parse()?;
-    let Reply::Lines { lines } = control::ask(
-        &config,
-        &Request::Show {
-            phone: mac.colons(),
-        },
-    )?
-    else {
-        bail!("phoneprov serve gave an unexpected answer");
-    };
-    for line in lines {
+    for line in detail(&config, mac)?.lines(mac) {
         println!("{line}");
     }
     Ok(())
+}
+
+/// What the running serve knows about `mac`.
+fn detail(config: &Config, mac: Mac) -> anyhow::Result<PhoneDetail> {
+    control::ask(
+        config,
+        "GET",
+        &format!("/api/phones/{}", mac.colons()),
+        None,
+    )
 }
 
 fn listed(config: &Config, mac: Mac) -> anyhow::Result<&Phone> {

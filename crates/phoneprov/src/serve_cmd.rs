@@ -15,7 +15,7 @@ use phoneprov_cisco::ladder::{FirmwareFolder, FirmwareWatch};
 use phoneprov_cisco::render::{generated_for, Answer, Provisioning, SyncValue};
 use phoneprov_cisco::{FirmwareStore, Mac, PhoneFile};
 use phoneprov_dhcp::HwAddr;
-use phoneprov_server::http::{needs_token, App, HttpServer, HttpSettings};
+use phoneprov_server::http::{self, needs_token, App, HttpServer, HttpSettings};
 use phoneprov_server::timeline::{SeenFirmware, KEPT_PER_PHONE};
 use phoneprov_server::{neighbours, DhcpServerSettings, TftpEvent, Timelines};
 use phoneprov_store::{SqliteLeases, SqliteTimeline};
@@ -254,38 +254,33 @@ pub(crate) fn serve_config(
         |running| {
             timelines.follow(&running.events, running.shutdown.clone());
             started(&running, &timelines);
-            let answers = Arc::new(Control {
+            let app = App {
                 files: Arc::clone(&files),
-                timelines: timelines.clone(),
-                sync: Arc::clone(&sync),
+                timelines,
                 sip: running.sip.clone(),
                 events: running.events.clone(),
-            });
-            if let Err(e) = control.serve(Arc::clone(&answers), running.shutdown.clone()) {
+                leases,
+                firmware_dir,
+                state_dir,
+                reboot: Arc::new(Control {
+                    files: Arc::clone(&files),
+                    sync: Arc::clone(&sync),
+                    sip: running.sip.clone(),
+                    events: running.events.clone(),
+                }),
+                adopt: Arc::new(adopter),
+            };
+            let (http, line) = http.unzip();
+            let served = control
+                .listener()
+                .and_then(|control| Ok(http::spawn(app, control, http, running.shutdown.clone())?));
+            if let Err(e) = served {
                 failed = Some(e);
                 running.shutdown.cancel();
                 return;
             }
-            if let Some((http, line)) = http {
-                let app = App {
-                    files: Arc::clone(&files),
-                    timelines,
-                    sip: running.sip.clone(),
-                    events: running.events.clone(),
-                    leases,
-                    firmware_dir,
-                    state_dir,
-                    reboot: answers,
-                    adopt: Arc::new(adopter),
-                };
-                if let Err(e) = http.spawn(app, running.shutdown.clone()) {
-                    failed = Some(e.into());
-                    running.shutdown.cancel();
-                    return;
-                }
-                if !silent {
-                    println!("{line}");
-                }
+            if let (Some(line), false) = (line, silent) {
+                println!("{line}");
             }
             if let Some(sip) = &running.sip {
                 Climb {

@@ -16,9 +16,10 @@ use phoneprov_server::{SipExchange, SipHandle, SipLine, SipServer, SipServerSett
 use phoneprov_sip::{Account, CheckSyncError, Password, SipEvent, UnregisterReason};
 
 use crate::config::{self, Config};
-use crate::control::{self, Reply, Request};
+use crate::control;
 use crate::tftp_cmd::SipService;
-use phoneprov_server::view::Rebooted;
+use phoneprov_server::view::{Contact, PhoneRow, Rebooted};
+use serde::Deserialize;
 
 /// List the phone lines registered with the running `phoneprov serve`:
 /// line, phone, contact, source address, time left, model and firmware.
@@ -284,9 +285,9 @@ pub(crate) fn describe(exchange: &SipExchange, quiet: bool) -> Option<String> {
 
 pub fn registrations(_args: RegistrationsArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
     let config = config::load(&config::locate(explicit)?)?;
-    let Reply::Registrations { contacts } = control::ask(&config, &Request::Registrations)? else {
-        bail!("phoneprov serve gave an unexpected answer");
-    };
+    let Registrations {
+        registrations: contacts,
+    } = control::ask(&config, "GET", "/api/registrations", None)?;
     if contacts.is_empty() {
         println!("no line is registered");
         return Ok(());
@@ -312,9 +313,7 @@ pub fn registrations(_args: RegistrationsArgs, explicit: Option<&Path>) -> anyho
 
 pub fn status(_args: StatusArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
     let config = config::load(&config::locate(explicit)?)?;
-    let Reply::Status { phones } = control::ask(&config, &Request::Status)? else {
-        bail!("phoneprov serve gave an unexpected answer");
-    };
+    let Phones { phones } = control::ask(&config, "GET", "/api/phones", None)?;
     for phone in phones {
         for line in phone.paragraph() {
             println!("{line}");
@@ -342,11 +341,12 @@ pub fn reboot(args: RebootArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
         }
         Some(macs)
     };
-    let Reply::Rebooted(Rebooted { sync, phones }) =
-        control::ask(&config, &Request::Reboot { phones })?
-    else {
-        bail!("phoneprov serve gave an unexpected answer");
-    };
+    let Rebooted { sync, phones } = control::ask(
+        &config,
+        "POST",
+        "/api/reboot",
+        Some(serde_json::json!({ "phones": phones })),
+    )?;
     println!("syncinfo.xml now says SYNC {sync}");
     let mut failed = false;
     for phone in phones {
@@ -357,6 +357,18 @@ pub fn reboot(args: RebootArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
         bail!("not every phone was told; a phone that was not picks up its new files when it next boots");
     }
     Ok(())
+}
+
+/// `GET /api/registrations`.
+#[derive(Deserialize)]
+struct Registrations {
+    registrations: Vec<Contact>,
+}
+
+/// `GET /api/phones`.
+#[derive(Deserialize)]
+struct Phones {
+    phones: Vec<PhoneRow>,
 }
 
 /// How long `reboot` waits for the phones' answers: Timer F, 64 × T1.

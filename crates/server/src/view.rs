@@ -127,8 +127,9 @@ pub fn phone_rows(
             phone: phone.colons(),
             listed: listed.map(|p| p.description.clone().unwrap_or_default()),
             model: listed
-                .map(|p| p.model.to_string())
-                .or_else(|| contacts.iter().find_map(|c| c.model.clone())),
+                .map(|p| p.model)
+                .or_else(|| contacts.iter().find_map(|c| c.model))
+                .map(|model| model.to_string()),
             address: timelines
                 .address_of(phone)
                 .or_else(|| contacts.first().map(|c| c.source.ip())),
@@ -201,7 +202,7 @@ pub fn plural(n: usize, word: &str) -> String {
 
 /// A listed phone's way as data: its target, the loads still to go (one a
 /// boot) and why it stops, if it does.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlanView {
     pub target: String,
     /// `runs P0S3-8-12-00 (seen by phoneprov)`, or what is declared.
@@ -212,7 +213,7 @@ pub struct PlanView {
 }
 
 /// A load on a phone's way.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RungView {
     pub load: String,
     pub protocol: String,
@@ -253,39 +254,82 @@ impl PlanView {
 
 /// `phone`'s way, in lines: target, what it runs, the rungs, why it stops.
 pub fn describe_plan(provisioning: &Provisioning, phone: &Phone) -> Vec<String> {
-    let Some(plan) = PlanView::of(provisioning, phone) else {
-        return vec![format!(
-            "{}: no {} target in [firmware]: its firmware is left as it is",
-            phone.mac.colons(),
-            phone.protocol
-        )];
-    };
-    let mut lines = vec![
-        format!("{}: target {}", phone.mac.colons(), plan.target),
-        format!("  {}", plan.runs),
-    ];
-    if plan.rungs.is_empty() && plan.stop.is_none() {
-        lines.push("  at its target: nothing to do".into());
+    match PlanView::of(provisioning, phone) {
+        Some(plan) => plan.lines(phone.mac),
+        None => vec![no_target(phone)],
     }
-    for (i, rung) in plan.rungs.iter().enumerate() {
-        let when = if i == 0 { "next boot" } else { "then" };
+}
+
+/// The plan of a phone with no target in [firmware].
+pub fn no_target(phone: &Phone) -> String {
+    format!(
+        "{}: no {} target in [firmware]: its firmware is left as it is",
+        phone.mac.colons(),
+        phone.protocol
+    )
+}
+
+impl PlanView {
+    /// As `phoneprov plan` prints it.
+    pub fn lines(&self, phone: Mac) -> Vec<String> {
+        let mut lines = vec![
+            format!("{}: target {}", phone.colons(), self.target),
+            format!("  {}", self.runs),
+        ];
+        if self.rungs.is_empty() && self.stop.is_none() {
+            lines.push("  at its target: nothing to do".into());
+        }
+        for (i, rung) in self.rungs.iter().enumerate() {
+            let when = if i == 0 { "next boot" } else { "then" };
+            lines.push(format!(
+                "  {}. {} ({} {}): {when}",
+                i + 1,
+                rung.load,
+                rung.protocol,
+                rung.version
+            ));
+        }
+        if let Some(stop) = &self.stop {
+            lines.push(format!("  stops: {}", stop.problem));
+            lines.push(format!("  fix: {}", stop.fix));
+        }
+        lines
+    }
+}
+
+/// Everything known about one phone, as `GET /api/phones/{mac}` answers
+/// and `phoneprov show` prints it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PhoneDetail {
+    pub phone: PhoneRow,
+    /// Its way to its target; None for a phone not listed or with no target.
+    pub plan: Option<PlanView>,
+    /// The files phoneprov generates for it, by the names it asks for.
+    pub files: Vec<String>,
+    /// Every event, oldest first.
+    pub timeline: Vec<Moment>,
+}
+
+impl PhoneDetail {
+    /// The status paragraph, the way, then the timeline.
+    pub fn lines(&self, phone: Mac) -> Vec<String> {
+        let mut lines = self.phone.paragraph();
+        if let Some(plan) = &self.plan {
+            lines.push(String::new());
+            lines.extend(plan.lines(phone));
+        }
+        lines.push(String::new());
         lines.push(format!(
-            "  {}. {} ({} {}): {when}",
-            i + 1,
-            rung.load,
-            rung.protocol,
-            rung.version
+            "timeline ({} events, oldest first):",
+            self.timeline.len()
         ));
+        lines.extend(self.timeline.iter().map(|m| format!("  {}", m.line())));
+        lines
     }
-    if let Some(stop) = plan.stop {
-        lines.push(format!("  stops: {}", stop.problem));
-        lines.push(format!("  fix: {}", stop.fix));
-    }
-    lines
 }
 
 /// One observation of a phone's timeline, for the API.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Moment {
     /// Milliseconds since 1970 (UTC).
     pub at: u64,
@@ -302,32 +346,26 @@ impl Moment {
             seen: observation.seen.clone(),
         }
     }
+
+    /// As the timeline prints it:
+    /// `09:12:01.337 UTC  asked for P0S3-8-12-00.loads: sent`.
+    pub fn line(&self) -> String {
+        let secs = self.at / 1000 % 86_400;
+        format!(
+            "{:02}:{:02}:{:02}.{:03} UTC  {}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60,
+            self.at % 1000,
+            self.what
+        )
+    }
 }
 
 /// Milliseconds since 1970, 0 for a time before.
 pub fn unix_millis(at: SystemTime) -> u64 {
     at.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// One observation, for the timeline:
-/// `09:12:01.337 UTC  asked for P0S3-8-12-00.loads: sent`.
-pub fn describe(observation: &Observation) -> String {
-    let at = observation
-        .at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| {
-            let secs = d.as_secs() % 86_400;
-            format!(
-                "{:02}:{:02}:{:02}.{:03}",
-                secs / 3600,
-                secs / 60 % 60,
-                secs % 60,
-                d.subsec_millis()
-            )
-        })
-        .unwrap_or_default();
-    format!("{at} UTC  {}", what(&observation.seen))
 }
 
 fn what(seen: &Seen) -> String {
@@ -362,6 +400,7 @@ pub struct Contact {
     pub source: String,
     /// Seconds.
     pub expires_in: u64,
+    /// `7940` or `7960`, as its REGISTER says.
     pub model: Option<String>,
     pub user_agent: Option<String>,
 }
@@ -374,7 +413,7 @@ impl From<RegisteredContact> for Contact {
             contact: c.contact,
             source: c.source.to_string(),
             expires_in: c.expires_in.as_secs(),
-            model: c.model,
+            model: c.model.map(|model| model.to_string()),
             user_agent: c.user_agent,
         }
     }

@@ -85,7 +85,10 @@ pub(super) async fn phones(state: State) -> Json<Value> {
     Json(json!({ "phones": rows }))
 }
 
-pub(super) async fn phone(state: State, Path(text): Path<String>) -> Answer<Json<Value>> {
+pub(super) async fn phone(
+    state: State,
+    Path(text): Path<String>,
+) -> Answer<Json<view::PhoneDetail>> {
     let mac = view::mac(&text)?;
     let provisioning = state.app.files.provisioning();
     let registered = registered(&state).await;
@@ -104,19 +107,19 @@ pub(super) async fn phone(state: State, Path(text): Path<String>) -> Answer<Json
         .site()
         .phone(mac)
         .and_then(|listed| PlanView::of(&provisioning, listed));
-    let timeline: Vec<Moment> = state
+    let timeline = state
         .app
         .timelines
         .history(mac)
         .iter()
         .map(Moment::of)
         .collect();
-    Ok(Json(json!({
-        "phone": row,
-        "plan": plan,
-        "files": generated_for(mac),
-        "timeline": timeline,
-    })))
+    Ok(Json(view::PhoneDetail {
+        phone: row,
+        plan,
+        files: generated_for(mac),
+        timeline,
+    }))
 }
 
 /// The file `name` as the phone `mac` would get it over TFTP.
@@ -184,6 +187,32 @@ pub(super) async fn file(
 pub(super) async fn reboot(state: State, Path(text): Path<String>) -> Answer<Json<view::Rebooted>> {
     let mac = view::mac(&text)?;
     Ok(Json(state.app.reboot.reboot(Some(vec![mac])).await?))
+}
+
+/// The body of `POST /api/reboot`: the phones, or every listed one when
+/// `phones` is absent.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RebootBody {
+    phones: Option<Vec<String>>,
+}
+
+/// Reboots several phones with one new SYNC value, as `phoneprov reboot`.
+pub(super) async fn reboot_phones(
+    state: State,
+    body: Result<Json<RebootBody>, JsonRejection>,
+) -> Answer<Json<view::Rebooted>> {
+    let Json(body) = body.map_err(|e| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        error: format!("the request is not phones to reboot: {}", e.body_text()),
+        fix: r#"send JSON like {"phones": ["00:18:B9:00:00:12"]}, or {} for every listed phone"#
+            .into(),
+    })?;
+    let phones = body
+        .phones
+        .map(|texts| texts.iter().map(|text| view::mac(text)).collect())
+        .transpose()?;
+    Ok(Json(state.app.reboot.reboot(phones).await?))
 }
 
 /// The body of `POST /api/discovered/{mac}/adopt`.

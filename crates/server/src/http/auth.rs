@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::api::ApiError;
 use super::dashboard;
-use super::State;
+use super::{Owner, State};
 
 const COOKIE: &str = "phoneprov_token";
 
@@ -32,13 +32,14 @@ pub fn needs_token(bind: SocketAddr, required: bool) -> bool {
     required || !bind.ip().is_loopback()
 }
 
-/// Lets a request through when no token is asked, the route is open, or
-/// the request carries the token. A browser asking for a dashboard page
-/// without it is sent to /login.
+/// Lets a request through when no token is asked, it came through the
+/// control socket, the route is open, or the request carries the token. A
+/// browser asking for a dashboard page without it is sent to /login.
 pub(super) async fn check(state: State, request: Request, next: Next) -> Response {
     let path = request.uri().path();
+    let owner = request.extensions().get::<Owner>().is_some();
     match &state.token {
-        Some(token) if !open(path) && !carries(request.headers(), &token.value) => {
+        Some(token) if !owner && !open(path) && !carries(request.headers(), &token.value) => {
             if dashboard::page(path) {
                 return Redirect::to("/login").into_response();
             }

@@ -109,6 +109,7 @@ const ROUTES: &[(&str, Answers)] = &[
     ("/api/phones/{mac}", || get(api::phone)),
     ("/api/phones/{mac}/files/{*name}", || get(api::file)),
     ("/api/phones/{mac}/reboot", || post(api::reboot)),
+    ("/api/reboot", || post(api::reboot_phones)),
     ("/api/discovered/{mac}/adopt", || post(api::adopt)),
     ("/api/leases", || get(api::leases)),
     ("/api/registrations", || get(api::registrations)),
@@ -166,41 +167,77 @@ impl HttpServer {
             "http"
         }
     }
-
-    /// Serves `app` until `shutdown`; call in the runtime.
-    pub fn spawn(self, app: App, shutdown: CancellationToken) -> io::Result<()> {
-        let listener = tokio::net::TcpListener::from_std(self.listener)?;
-        let shared = Arc::new(Shared {
-            metrics: metrics::Metrics::follow(&app.events, shutdown.clone()),
-            app,
-            token: self.settings.token,
-            https: self.settings.tls.is_some(),
-            shutdown: shutdown.clone(),
-        });
-        let router = router(shared);
-        let tls = self.settings.tls.map(TlsAcceptor::from);
-        answer_each(listener, shutdown, move |stream| {
-            connection(stream, tls.clone(), router.clone())
-        });
-        Ok(())
-    }
 }
 
-/// Answers the requests of one connection, after the TLS handshake when
-/// there is one.
-async fn connection(stream: tokio::net::TcpStream, tls: Option<TlsAcceptor>, router: Router) {
-    let service = hyper::service::service_fn(move |request| {
+/// A request that came through the control socket: its owner's, so it
+/// needs no token.
+#[derive(Clone, Copy)]
+struct Owner;
+
+/// Serves `app` on the control socket `control` (the phoneprov commands'
+/// way in; the file's permissions guard it) and, with an `[http]` section,
+/// on `http`, until `shutdown`; call in the runtime.
+pub fn spawn(
+    app: App,
+    control: std::os::unix::net::UnixListener,
+    http: Option<HttpServer>,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    let control = tokio::net::UnixListener::from_std(control)?;
+    let (tcp, settings) = match http {
+        Some(server) => (
+            Some(tokio::net::TcpListener::from_std(server.listener)?),
+            Some(server.settings),
+        ),
+        None => (None, None),
+    };
+    let (token, tls) = settings.map_or((None, None), |s| (s.token, s.tls));
+    let shared = Arc::new(Shared {
+        metrics: metrics::Metrics::follow(&app.events, shutdown.clone()),
+        app,
+        token,
+        https: tls.is_some(),
+        shutdown: shutdown.clone(),
+    });
+    let router = router(shared);
+    let owners = router.clone();
+    answer_each(control, shutdown.clone(), move |stream| {
+        answer(stream, owners.clone(), Some(Owner))
+    });
+    if let Some(tcp) = tcp {
+        let tls = tls.map(TlsAcceptor::from);
+        answer_each(tcp, shutdown, move |stream| {
+            let (tls, router) = (tls.clone(), router.clone());
+            async move {
+                match tls {
+                    Some(tls) => {
+                        if let Ok(stream) = tls.accept(stream).await {
+                            answer(stream, router, None).await
+                        }
+                    }
+                    None => answer(stream, router, None).await,
+                }
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Answers the requests of one connection.
+async fn answer<S>(stream: S, router: Router, owner: Option<Owner>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut request: axum::extract::Request<_>| {
         let router = router.clone();
+        if let Some(owner) = owner {
+            request.extensions_mut().insert(owner);
+        }
         async move { Ok::<_, Infallible>(router.oneshot(request).await.unwrap_or_else(|e| match e {})) }
     });
-    let http = hyper::server::conn::http1::Builder::new();
-    let _ = match tls {
-        Some(tls) => match tls.accept(stream).await {
-            Ok(stream) => http.serve_connection(TokioIo::new(stream), service).await,
-            Err(_) => return,
-        },
-        None => http.serve_connection(TokioIo::new(stream), service).await,
-    };
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 #[cfg(test)]
