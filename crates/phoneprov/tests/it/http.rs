@@ -410,6 +410,23 @@ fn the_admin_token_is_asked_when_required_as_bearer_or_login_cookie() {
     site.curl(&["-b", arg(&jar)], "/api/phones").json(200);
     assert_eq!(site.curl(&["-b", arg(&jar)], "/").status, 200);
 
+    // The control socket is the owner's: the same API, no token asked.
+    let socket = site.tree.base().join("state/control.sock");
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let owner = run_client(
+        "curl",
+        &[
+            "-sS",
+            "--unix-socket",
+            arg(&socket),
+            "http://phoneprov/api/phones",
+        ],
+    );
+    let phones: Value = serde_json::from_slice(&owner.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", printed(&owner)));
+    assert_eq!(phones["phones"][0]["phone"], RECEPTION, "{phones}");
+
     let printed = [site.server.lines(), site.server.stderr_lines()].concat();
     assert!(
         !printed.iter().any(|line| line.contains(&token)),
