@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use phoneprov_cisco::Mac;
+use phoneprov_cisco::{Mac, Model};
 use phoneprov_sip::{
     Account, Binding, CheckSyncError, Core, CoreSettings, Message, NameAddr, Output, Registrar,
     RegistrarSettings, SipEvent, Transmit,
@@ -83,7 +83,8 @@ pub struct RegisteredContact {
     pub contact: String,
     pub source: SocketAddr,
     pub expires_in: Duration,
-    pub model: Option<String>,
+    /// What its REGISTER says it is.
+    pub model: Option<Model>,
     pub user_agent: Option<String>,
 }
 
@@ -434,7 +435,7 @@ impl State {
                 contact: b.contact.uri.to_string(),
                 source: b.source,
                 expires_in: b.expires_at - now,
-                model: b.model.clone(),
+                model: model_of(b),
                 user_agent: b.user_agent.clone(),
             })
             .collect();
@@ -479,6 +480,21 @@ impl State {
             Err(e) => warn!("cannot keep the registrations in {}: {e}", path.display()),
         }
     }
+}
+
+/// The model of the phone a binding's REGISTER came from: Cisco's model
+/// code in its Contact (`"7"`, the `N` of a 7960's `loadInformationN`),
+/// else its User-Agent (`Cisco-CP7960G/8.0`).
+fn model_of(binding: &Binding) -> Option<Model> {
+    let coded = binding.model.as_deref().and_then(|code| {
+        Model::ALL
+            .into_iter()
+            .find(|model| model.device_type().to_string() == code)
+    });
+    coded.or_else(|| {
+        let agent = binding.user_agent.as_deref()?.strip_prefix("Cisco-CP")?;
+        agent.split('/').next()?.parse().ok()
+    })
 }
 
 /// The line an event is about, when it names one.
@@ -572,6 +588,29 @@ mod tests {
              Content-Length: 0\r\n\r\n"
         )
         .into_bytes()
+    }
+
+    #[test]
+    fn a_binding_names_its_model_by_code_else_by_user_agent() {
+        let binding = |code: Option<&str>, agent: Option<&str>| Binding {
+            contact: NameAddr::parse("<sip:1001@10.0.0.23>").unwrap(),
+            target: "10.0.0.23:5060".parse().unwrap(),
+            source: "10.0.0.23:5060".parse().unwrap(),
+            expires_at: Instant::now(),
+            call_id: "boot-1".into(),
+            cseq: 1,
+            model: code.map(str::to_owned),
+            instance: None,
+            user_agent: agent.map(str::to_owned),
+        };
+        assert_eq!(model_of(&binding(Some("7"), None)), Some(Model::Cp7960));
+        assert_eq!(model_of(&binding(Some("8"), None)), Some(Model::Cp7940));
+        let agent = Some("Cisco-CP7960G/7.4");
+        assert_eq!(model_of(&binding(None, agent)), Some(Model::Cp7960));
+        assert_eq!(
+            model_of(&binding(Some("30006"), Some("Cisco-CP7970G/8.5"))),
+            None
+        );
     }
 
     #[tokio::test]
