@@ -1,6 +1,6 @@
-//! The SIP side of `phoneprov serve` (its registrar's lines, its secret, the
-//! line it prints per SIP event) and the commands that talk to a running
-//! serve: `phoneprov registrations` and `phoneprov reboot`.
+//! The SIP side of `phoneprov serve` (its registrar's lines, its secret)
+//! and the commands that talk to a running serve: `phoneprov
+//! registrations` and `phoneprov reboot`.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -12,8 +12,8 @@ use clap::Args;
 use phoneprov_cisco::render::SyncValue;
 use phoneprov_cisco::site::Site;
 use phoneprov_cisco::Mac;
-use phoneprov_server::{SipExchange, SipHandle, SipLine, SipServer, SipServerSettings};
-use phoneprov_sip::{Account, CheckSyncError, Password, SipEvent, UnregisterReason};
+use phoneprov_server::{SipHandle, SipLine, SipServer, SipServerSettings};
+use phoneprov_sip::{Account, CheckSyncError, Password};
 
 use crate::config::{self, Config};
 use crate::control;
@@ -200,94 +200,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The line `phoneprov serve` prints for a SIP event, e.g.
-/// `00:18:B9:00:00:01  SIP registered 1001 at sip:1001@10.0.0.23:5060 (expires 3600 s)`.
-pub(crate) fn describe(exchange: &SipExchange, quiet: bool) -> Option<String> {
-    let what = match &exchange.event {
-        SipEvent::Registered {
-            line,
-            contact,
-            expires,
-            renewed,
-            ..
-        } if !quiet => format!(
-            "{} {line} at {contact} (expires {} s)",
-            if *renewed {
-                "re-registered"
-            } else {
-                "registered"
-            },
-            expires.as_secs()
-        ),
-        SipEvent::Unregistered {
-            line,
-            contact,
-            reason,
-        } if !quiet => {
-            let why = match reason {
-                UnregisterReason::ByPhone => "the phone asked",
-                UnregisterReason::Expired => "not refreshed in time",
-                UnregisterReason::Replaced => "replaced by a newer contact",
-                UnregisterReason::LineRemoved => "the line left phoneprov.toml",
-            };
-            format!("unregistered {line} at {contact} ({why})")
-        }
-        SipEvent::AuthFailed {
-            source,
-            authname,
-            line,
-            cause,
-            ..
-        } => format!(
-            "auth failed for line {} (authname {authname}) from {source}: {cause}",
-            line.as_deref().unwrap_or("?")
-        ),
-        SipEvent::SourceLocked { source, until } => format!(
-            "{source} locked out for {} min after repeated wrong passwords; other phones are not affected",
-            until
-                .saturating_duration_since(std::time::Instant::now())
-                .as_secs()
-                .div_ceil(60)
-        ),
-        SipEvent::CallRouted {
-            method, from, to, ..
-        } if !quiet => format!(
-            "{method} {} -> {to} routed",
-            from.as_deref().unwrap_or("?")
-        ),
-        SipEvent::CallRefused { method, to, status } => {
-            let why = match status {
-                404 => "no such line in phoneprov.toml",
-                480 => "the line is not registered",
-                482 => "a loop",
-                483 => "too many hops",
-                _ => "refused",
-            };
-            format!(
-                "{method} to {} refused with {status}: {why}",
-                to.as_deref().unwrap_or("?")
-            )
-        }
-        SipEvent::CheckSyncAnswered { line, status } => format!(
-            "check-sync answered {status} on line {line}: the phone fetches syncinfo.xml once idle for 20 s, then reboots"
-        ),
-        SipEvent::CheckSyncTimedOut { line } => {
-            format!("check-sync to line {line} got no answer (the phone is off or unreachable)")
-        }
-        _ => return None,
-    };
-    let phone = exchange
-        .phone
-        .map(|mac| mac.colons())
-        .unwrap_or_else(|| "-".into());
-    Some(format!("{phone}  SIP {what}"))
-}
-
 pub fn registrations(_args: RegistrationsArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
     let config = config::load(&config::locate(explicit)?)?;
-    let Registrations {
-        registrations: contacts,
-    } = control::ask(&config, "GET", "/api/registrations", None)?;
+    let Registrations { registrations: contacts } =
+        control::ask(&config, "GET", "/api/registrations", None)?;
     if contacts.is_empty() {
         println!("no line is registered");
         return Ok(());

@@ -11,8 +11,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use phoneprov_cisco::FirmwareStore;
 use phoneprov_server::{
-    CancellationToken, DhcpServer, DhcpServerSettings, Event, EventBus, OnBound, ReplyRoute,
-    SipHandle, SipServer, SipServerSettings, TftpEvent, TftpOutcome, TftpServer, TftpSettings,
+    words, CancellationToken, DhcpServer, DhcpServerSettings, Event, EventBus, OnBound, ReplyRoute,
+    SipHandle, SipServer, SipServerSettings, TftpEvent, TftpServer, TftpSettings,
 };
 use phoneprov_store::LeaseStore;
 use phoneprov_tftp::{FileSource, ServerLimits};
@@ -235,28 +235,16 @@ pub(crate) fn run_services(
         let printer = tokio::spawn(async move {
             loop {
                 match feed.recv().await {
-                    Ok(event) => match &*event {
-                        Event::Tftp(tftp) => {
-                            if !quiet || !matches!(tftp.outcome, TftpOutcome::Sent) {
-                                print(describe(tftp));
-                            }
+                    Ok(event) => {
+                        if let Some(line) = words::describe(&event, quiet) {
+                            print(line);
+                        }
+                        if let Event::Tftp(tftp) = &*event {
                             if let Some(line) = also(tftp) {
                                 print(line);
                             }
                         }
-                        Event::Dhcp(exchange) => {
-                            if let Some(line) =
-                                crate::leases_cmd::describe_exchange(exchange, quiet)
-                            {
-                                print(line);
-                            }
-                        }
-                        Event::Sip(exchange) => {
-                            if let Some(line) = crate::sip_cmd::describe(exchange, quiet) {
-                                print(line);
-                            }
-                        }
-                    },
+                    }
                     Err(RecvError::Lagged(missed)) => {
                         print(format!("({missed} requests not shown: output too slow)"))
                     }
@@ -317,77 +305,5 @@ impl Signals {
             _ = self.interrupt.recv() => {}
             _ = self.terminate.recv() => {}
         }
-    }
-}
-
-/// One line for one request, e.g.
-/// `10.0.0.23  OS79XX.TXT  sent 13 B in 1 block, 2 ms`.
-pub fn describe(event: &TftpEvent) -> String {
-    let name = if event.requested.is_empty() {
-        "-"
-    } else {
-        &event.requested
-    };
-    let what = match &event.outcome {
-        TftpOutcome::Sent => {
-            let mut line = format!(
-                "sent {} in {} block{}, {}",
-                size(event.bytes),
-                event.blocks,
-                if event.blocks == 1 { "" } else { "s" },
-                duration(event.duration)
-            );
-            if event.blocks_retransmitted > 0 {
-                line += &format!(", {} resent", event.blocks_retransmitted);
-            }
-            if !event.options_granted.is_empty() {
-                let options: Vec<String> = event
-                    .options_granted
-                    .iter()
-                    .map(|(n, v)| format!("{n} {v}"))
-                    .collect();
-                line += &format!(" [{}]", options.join(", "));
-            }
-            line
-        }
-        TftpOutcome::NotFound { reason } => format!("NOT FOUND ({reason})"),
-        TftpOutcome::Denied { reason } => format!("DENIED ({reason})"),
-        TftpOutcome::OptionRefused { reason } => format!("REFUSED OPTIONS ({reason})"),
-        TftpOutcome::Illegal { reason } => format!("ILLEGAL REQUEST ({reason})"),
-        TftpOutcome::Busy { reason } => format!("DROPPED, BUSY ({reason})"),
-        TftpOutcome::TimedOut => format!(
-            "TIMED OUT after {} of {} sent, {} (the client stopped answering)",
-            event.blocks,
-            size(event.bytes),
-            duration(event.duration)
-        ),
-        TftpOutcome::DeadlineExceeded => format!(
-            "ABANDONED after {} (transfer deadline reached)",
-            duration(event.duration)
-        ),
-        TftpOutcome::ClientError { code, message } => {
-            format!("CLIENT GAVE UP (error {code}: {message})")
-        }
-    };
-    let case = match (&event.served_as, event.case_mismatch) {
-        (Some(served), true) => format!("  WARNING: served {served}, whose name differs in case"),
-        _ => String::new(),
-    };
-    format!("{}  {name}  {what}{case}", event.client.ip())
-}
-
-fn size(bytes: u64) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} B"),
-        b if b < 1 << 20 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{:.1} MiB", b as f64 / (1 << 20) as f64),
-    }
-}
-
-fn duration(d: Duration) -> String {
-    if d < Duration::from_secs(10) {
-        format!("{} ms", d.as_millis())
-    } else {
-        format!("{:.1} s", d.as_secs_f64())
     }
 }

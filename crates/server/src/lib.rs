@@ -15,6 +15,7 @@ pub mod tftp;
 pub mod timeline;
 mod udp;
 pub mod view;
+pub mod words;
 
 pub use dhcp::{DhcpServer, DhcpServerSettings, OnBound, Probe, ReplyRoute};
 pub use events::{DhcpExchange, Event, EventBus, SipExchange, TftpEvent, TftpOutcome};

@@ -66,7 +66,7 @@ async function main() {
     }
     console.log("watching");
 
-    await log.locator("#log li", { hasText: `SIP ${RECEPTION}: registered` }).first().waitFor(WAIT);
+    await log.locator("#log li", { hasText: `${RECEPTION}  SIP registered 1001` }).first().waitFor(WAIT);
     const logged = await log.locator("#log li").allTextContents();
     await shoot(log, "log.png");
     const lease = leases.locator(`#leases tr[data-mac="${RECEPTION}"]`);

@@ -272,11 +272,11 @@ fn the_firmware_page_imports_an_upload_and_the_log_leases_and_registrations_foll
         .iter()
         .filter_map(Value::as_str)
         .collect();
+    // Each line is what phoneprov serve prints, after the time.
     for said in [
-        "DHCP 00:18:B9:00:00:01 from 127.0.0.1:",
-        "TFTP 127.0.0.100:",
-        "SEP0018B9000001.cnf.xml (generated): sent, ",
-        "SIP 00:18:B9:00:00:01: registered",
+        "00:18:B9:00:00:01  DHCP ACK 127.0.0.100 (lease ",
+        "127.0.0.100  SEP0018B9000001.cnf.xml  sent ",
+        "00:18:B9:00:00:01  SIP registered 1001 at sip:1001@127.0.0.100:",
     ] {
         assert!(
             logged.iter().any(|line| line.contains(said)),
@@ -295,8 +295,12 @@ fn the_firmware_page_imports_an_upload_and_the_log_leases_and_registrations_foll
     );
     let registered = &result["registered"];
     assert_eq!(
-        (&registered[0], &registered[1]),
-        (&Value::from("1001"), &Value::from(RECEPTION)),
+        (&registered[0], &registered[1], &registered[5]),
+        (
+            &Value::from("1001"),
+            &Value::from(RECEPTION),
+            &Value::from("7960")
+        ),
         "{result}"
     );
     assert_eq!(result["reloaded"], serde_json::json!([]), "{result}");

@@ -345,6 +345,12 @@ fn events_come_as_server_sent_json_one_per_event() {
     assert_eq!(event["kind"], "tftp", "{event}");
     assert_eq!(event["requested"], "SIP0018B9000001.cnf", "{event}");
     assert_eq!(event["outcome"], "sent", "{event}");
+    // The line phoneprov serve prints for it.
+    let text = event["text"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("127.0.0.1  SIP0018B9000001.cnf  sent "),
+        "{event}"
+    );
 }
 
 #[test]

@@ -24,6 +24,7 @@ use super::State;
 use crate::events::{next_event, Event};
 use crate::sip::RegisteredContact;
 use crate::view::{self, Contact, Moment, PlanView, Refusal, RefusalKind};
+use crate::words;
 
 /// An error as the API answers it.
 pub(super) struct ApiError {
@@ -366,9 +367,10 @@ pub(super) async fn events(state: State) -> impl IntoResponse {
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
-/// One event of the bus for `/api/events`.
+/// One event of the bus for `/api/events`, with the line `phoneprov
+/// serve` prints for it (`text`, null when it prints none).
 fn event_json(event: &Event) -> Value {
-    match event {
+    let mut json = match event {
         Event::Tftp(tftp) => json!({
             "kind": "tftp",
             "at": view::unix_millis(tftp.at),
@@ -395,7 +397,9 @@ fn event_json(event: &Event) -> Value {
             "phone": exchange.phone.map(|mac| mac.colons()),
             "event": sip_event(&exchange.event),
         }),
-    }
+    };
+    json["text"] = json!(words::describe(event, false));
+    json
 }
 
 fn sip_event(event: &phoneprov_sip::SipEvent) -> &'static str {

@@ -602,33 +602,18 @@ function firmwarePage() {
 }
 
 // ---------------------------------------------------------------------------
-// `/log`: every event since the page opened, one a line
+// `/log`: every event since the page opened, as phoneprov serve prints it
 
 const LOG_KEPT = 500;
-
-function logLine(event) {
-  const at = time(event.at);
-  const said = (word) => word.replaceAll("_", " ");
-  if (event.kind === "tftp") {
-    // "NAME (generated)", or another file's name when matched another way.
-    const served = event.served_as || "";
-    const as = !served || served.startsWith(event.requested) ? served.slice(event.requested.length) : ` (as ${served})`;
-    const sent = event.outcome === "sent" ? `, ${bytes(event.bytes)} in ${event.milliseconds} ms` : "";
-    return `${at} TFTP ${event.client} ${event.requested}${as}: ${said(event.outcome)}${sent}`;
-  }
-  if (event.kind === "dhcp") {
-    const vendor = event.vendor_class ? ` (${event.vendor_class})` : "";
-    return `${at} DHCP ${event.mac || "no MAC"} from ${event.from}${vendor}: ${event.event}`;
-  }
-  return `${at} SIP ${event.phone || "unknown phone"}: ${said(event.event)}`;
-}
 
 function logPage() {
   const log = document.getElementById("log");
   listen(
     () => {},
     (event) => {
-      log.appendChild(element("li", logLine(event), event.kind));
+      // What phoneprov serve prints for it; nothing for other devices' DHCP.
+      if (event.text === null) return;
+      log.appendChild(element("li", `${time(event.at)} ${event.text}`, event.kind));
       while (log.children.length > LOG_KEPT) log.firstElementChild.remove();
       log.lastElementChild.scrollIntoView({ block: "nearest" });
     },
