@@ -1,9 +1,9 @@
 //! The dashboard (docs/dashboard.md): `/`, the phones, `/phones/{mac}`,
 //! one phone, and the [`LISTINGS`]: the firmware, the leases, the
-//! registrations and the live log. Each page is an HTML shell that
-//! `dashboard/app.js` fills from the JSON API and keeps current from
-//! `/api/events`; the pages, the script and the style are in the binary,
-//! nothing is fetched from elsewhere.
+//! registrations and the live log. Each page is its `main` in one
+//! [`FRAME`], which `dashboard/app.js` fills from the JSON API and keeps
+//! current from `/api/events`; the pages, the script and the style are in
+//! the binary, nothing is fetched from elsewhere.
 
 use axum::extract::Path;
 use axum::http::{header, Method, Uri};
@@ -12,14 +12,16 @@ use axum::response::{Html, IntoResponse};
 use super::api::ApiError;
 use crate::view;
 
+/// The `main` of `/`.
 const PHONES: &str = include_str!("dashboard/index.html");
+/// The `main` of `/phones/{mac}`, its `{{mac}}` in colons.
 const PHONE: &str = include_str!("dashboard/phone.html");
 const SCRIPT: &str = include_str!("dashboard/app.js");
 const STYLE: &str = include_str!("dashboard/style.css");
-/// The frame of each listing: its title and `main` go in.
+/// The frame of each page: its `data-page`, its title and its `main` go in.
 const FRAME: &str = include_str!("dashboard/frame.html");
 
-/// The pages framed by [`FRAME`]: path, title, and the `main` of the page
+/// The pages that are only a `main` to frame: path, title, and the `main`
 /// (its `data-page` is the path without its slash).
 const LISTINGS: &[(&str, &str, &str)] = &[
     (
@@ -42,28 +44,37 @@ pub(super) fn page(path: &str) -> bool {
     path == "/" || path.starts_with("/phones/") || LISTINGS.iter().any(|(at, ..)| *at == path)
 }
 
-/// The listing at the request's path, framed.
+/// `main` in the [`FRAME`], for the script's `page` under `title`.
+fn framed(page: &str, title: &str, main: &str) -> Html<String> {
+    Html(
+        FRAME
+            .replace("{{page}}", page)
+            .replace("{{title}}", title)
+            .replace("{{main}}", main),
+    )
+}
+
+/// The listing at the request's path.
 pub(super) async fn listing(uri: Uri) -> Result<Html<String>, ApiError> {
     let Some((path, title, main)) = LISTINGS.iter().find(|(at, ..)| *at == uri.path()) else {
         return Err(super::api::no_route(Method::GET, uri).await);
     };
-    Ok(Html(
-        FRAME
-            .replace("{{page}}", &path[1..])
-            .replace("{{title}}", title)
-            .replace("{{main}}", main),
-    ))
+    Ok(framed(&path[1..], title, main))
 }
 
-pub(super) async fn phones() -> Html<&'static str> {
-    Html(PHONES)
+pub(super) async fn phones() -> Html<String> {
+    framed("phones", "Phones", PHONES)
 }
 
 /// The phone's page, for a MAC in any notation; the script asks the API
 /// for the rest (and says so when it does not know the phone).
 pub(super) async fn phone(Path(text): Path<String>) -> Result<Html<String>, ApiError> {
-    let mac = view::mac(&text)?;
-    Ok(Html(PHONE.replace("{{mac}}", &mac.colons())))
+    let mac = view::mac(&text)?.colons();
+    Ok(framed(
+        "phone",
+        &format!("Phone {mac}"),
+        &PHONE.replace("{{mac}}", &mac),
+    ))
 }
 
 pub(super) async fn script() -> impl IntoResponse {

@@ -380,7 +380,7 @@ function rebootButton(mac) {
 }
 
 function onePhonePage() {
-  const mac = document.body.dataset.mac;
+  const mac = document.querySelector("article[data-mac]").dataset.mac;
   let shown = null;
   const refresh = async (macs, all) => {
     if (!all && !macs.has(mac)) return;
