@@ -368,6 +368,7 @@ pub fn cisco_ladder(data: &[u8]) {
                             .into(),
                     ),
                 },
+                2 => Seen::StartedOver,
                 kind => Seen::Fetch {
                     name: LADDER_FILES[pair[1] as usize % LADDER_FILES.len()].into(),
                     outcome: [Fetched::Sent, Fetched::NotFound, Fetched::Failed][kind as usize % 3],

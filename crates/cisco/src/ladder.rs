@@ -20,7 +20,7 @@ use crate::firmware::{parse_image_name, Catalog, ImageKind};
 use crate::load::{Era, LoadName, Protocol, Version};
 use crate::phone::{Mac, PhoneFile};
 use crate::site::TargetProtocol;
-use crate::stage::{Fetched, Observation, Seen};
+use crate::stage::{since_start_over, Fetched, Observation, Seen};
 
 /// Versions of one protocol, by major.minor, both ends included.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -489,12 +489,13 @@ fn unsigned_after_signed(protocol: Protocol, version: Version, next: &LoadName) 
 /// or OS79XX.TXT), the load its loader found up to date (`.loads` sent,
 /// then no image), its User-Agent's version, or at least how it boots. An
 /// image sent and not followed by a boot was refused (the phone went on
-/// with its old firmware).
+/// with its old firmware). Only what came after the phone was last
+/// re-provisioned counts.
 pub fn observed(history: &[Observation]) -> Option<Firmware> {
     let mut running: Option<Firmware> = None;
     let mut installing: Option<(LoadName, ImageKind)> = None;
     let mut compared: Option<LoadName> = None;
-    for observation in history {
+    for observation in since_start_over(history) {
         let name = match &observation.seen {
             Seen::Address => {
                 if let Some(image) = installing.take() {
@@ -881,6 +882,18 @@ mod tests {
             name: name.into(),
             outcome: Fetched::NotFound,
         }
+    }
+
+    #[test]
+    fn what_came_before_a_start_over_does_not_say_what_the_phone_runs() {
+        let agent = Some("Cisco-CP7960G/8.12".to_string());
+        let line = "2001".to_string();
+        let mut events = vec![(0, Seen::Registered { line, agent })];
+        assert!(observed(&history(&events)).is_some());
+        events.push((1, Seen::StartedOver));
+        assert_eq!(observed(&history(&events)), None);
+        events.push((2, sent("OS79XX.TXT")));
+        assert_eq!(observed(&history(&events)), Some(Firmware::OldBoot));
     }
 
     #[test]

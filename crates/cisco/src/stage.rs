@@ -31,6 +31,10 @@ pub enum Seen {
     /// The file it asked for as `name` was found only as `on_disk`, a name
     /// in another case.
     OtherCase { name: String, on_disk: String },
+    /// The operator re-provisioned it: what came before stays in its
+    /// timeline but no longer counts for its stage, its problems or what
+    /// it runs (see [`since_start_over`]).
+    StartedOver,
 }
 
 /// What a request for a file got.
@@ -232,6 +236,7 @@ const BURST: Duration = Duration::from_secs(10);
 /// observation settled (the missing file served, the line registered) is
 /// dropped.
 pub fn infer(history: &[Observation]) -> Inference {
+    let history = since_start_over(history);
     let stage = history
         .iter()
         .enumerate()
@@ -295,6 +300,16 @@ pub fn infer(history: &[Observation]) -> Inference {
         }
     }
     Inference { stage, findings }
+}
+
+/// The part of `history` that counts: what came after the operator last
+/// re-provisioned the phone (all of it when they never did).
+pub fn since_start_over(history: &[Observation]) -> &[Observation] {
+    let start = history
+        .iter()
+        .rposition(|o| o.seen == Seen::StartedOver)
+        .map_or(0, |i| i + 1);
+    &history[start..]
 }
 
 /// The kinds of file the stage table tells apart.
@@ -373,6 +388,7 @@ fn next_stage(stage: Stage, earlier: &[Observation], o: &Observation) -> Stage {
         Seen::Registered { .. } => return Stage::Registered,
         Seen::OtherDhcpServer { .. } => return Stage::Addressed,
         Seen::AuthFailed { .. } | Seen::OtherCase { .. } => return stage,
+        Seen::StartedOver => return Stage::NotSeen,
         Seen::Fetch { name, outcome } => (name, *outcome),
     };
     let owned = || file_name(name).to_owned();

@@ -1,6 +1,6 @@
-//! `phoneprov plan MAC` (a phone's way to its target) and `phoneprov show
+//! `phoneprov plan MAC` (a phone's way to its target), `phoneprov show
 //! MAC` (its timeline, findings and way), from the running serve when there
-//! is one.
+//! is one, and `phoneprov reprovision MAC`.
 
 use std::path::Path;
 
@@ -8,7 +8,7 @@ use anyhow::bail;
 use clap::Args;
 use phoneprov_cisco::site::Phone;
 use phoneprov_cisco::Mac;
-use phoneprov_server::view::{describe_plan, no_target, PhoneDetail};
+use phoneprov_server::view::{describe_plan, no_target, PhoneDetail, Reprovisioned};
 
 use crate::config::{self, Config};
 use crate::control::{self, NotRunning};
@@ -42,6 +42,48 @@ pub struct PlanArgs {
 pub struct ShowArgs {
     /// The phone's MAC, in any notation.
     mac: String,
+}
+
+/// Provision a phone afresh: phoneprov forgets what it concluded about
+/// the phone and judges it only by what it does from now on, and a phone
+/// listed in phoneprov.toml is told to reboot (check-sync, as `phoneprov
+/// reboot`), so it fetches every file again and its ladder is planned
+/// from what its next boot shows.
+///
+/// Use it when the phone changed behind phoneprov's back (flashed with
+/// another TFTP server, factory reset, back from another site), or after
+/// you fixed a problem and want its status to show only what happens now.
+/// Its timeline is kept: `phoneprov show` marks where it started over. A
+/// phone that is not registered cannot be told to reboot: power-cycle it.
+/// Asks the running `phoneprov serve`.
+///
+/// Example: phoneprov reprovision 00:18:B9:00:00:12
+#[derive(Args)]
+pub struct ReprovisionArgs {
+    /// The phone's MAC, in any notation.
+    mac: String,
+}
+
+pub fn reprovision(args: ReprovisionArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
+    let config = config::load(&config::locate(explicit)?)?;
+    let mac: Mac = args.mac.parse()?;
+    let done: Reprovisioned = control::ask(
+        &config,
+        "POST",
+        &format!("/api/phones/{}/reprovision", mac.colons()),
+        None,
+    )?;
+    println!("{}  {}", done.phone, done.outcome);
+    let Some(rebooted) = done.rebooted else {
+        return Ok(());
+    };
+    for line in rebooted.lines() {
+        println!("{line}");
+    }
+    if !rebooted.all_told() {
+        bail!("the phone was not told to reboot; it is provisioned afresh when it next boots");
+    }
+    Ok(())
 }
 
 pub fn plan(args: PlanArgs, explicit: Option<&Path>) -> anyhow::Result<()> {

@@ -202,8 +202,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 pub fn registrations(_args: RegistrationsArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
     let config = config::load(&config::locate(explicit)?)?;
-    let Registrations { registrations: contacts } =
-        control::ask(&config, "GET", "/api/registrations", None)?;
+    let Registrations {
+        registrations: contacts,
+    } = control::ask(&config, "GET", "/api/registrations", None)?;
     if contacts.is_empty() {
         println!("no line is registered");
         return Ok(());
@@ -257,19 +258,16 @@ pub fn reboot(args: RebootArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
         }
         Some(macs)
     };
-    let Rebooted { sync, phones } = control::ask(
+    let rebooted: Rebooted = control::ask(
         &config,
         "POST",
         "/api/reboot",
         Some(serde_json::json!({ "phones": phones })),
     )?;
-    println!("syncinfo.xml now says SYNC {sync}");
-    let mut failed = false;
-    for phone in phones {
-        failed |= !phone.notified;
-        println!("{}  {}", phone.phone, phone.outcome);
+    for line in rebooted.lines() {
+        println!("{line}");
     }
-    if failed {
+    if !rebooted.all_told() {
         bail!("not every phone was told; a phone that was not picks up its new files when it next boots");
     }
     Ok(())

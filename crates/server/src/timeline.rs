@@ -264,17 +264,37 @@ impl Timelines {
                 (phone, vec![observe(exchange.at, seen)])
             }
         };
-        if !book.file(phone, observations.clone()) {
-            return None;
+        self.keep(&mut book, phone, observations.clone())
+            .then_some((phone, observations))
+    }
+
+    /// Files `observations` in `phone`'s timeline and, when there is a
+    /// store, for the next batch; false when the phone is one too many.
+    fn keep(&self, book: &mut Book, phone: Mac, observations: Vec<Observation>) -> bool {
+        let entries: Vec<Entry> = match &self.store {
+            Some(_) => observations
+                .iter()
+                .map(|o| Entry {
+                    phone: phone.0,
+                    at: o.at,
+                    seen: serde_json::to_string(&o.seen).expect("an observation serializes"),
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let filed = book.file(phone, observations);
+        if filed {
+            book.unwritten.extend(entries);
         }
-        if self.store.is_some() {
-            book.unwritten.extend(observations.iter().map(|o| Entry {
-                phone: phone.0,
-                at: o.at,
-                seen: serde_json::to_string(&o.seen).expect("an observation serializes"),
-            }));
-        }
-        Some((phone, observations))
+        filed
+    }
+
+    /// Re-provisions `phone`: its timeline goes on, but from now on only
+    /// what follows counts for its stage, problems and firmware.
+    pub fn start_over(&self, phone: Mac) {
+        let mut book = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let now = observe(std::time::SystemTime::now(), Seen::StartedOver);
+        self.keep(&mut book, phone, vec![now]);
     }
 
     /// The address phoneprov's DHCP server gave `phone` last, when it gave one.
@@ -461,6 +481,24 @@ mod tests {
         assert_eq!(status[0].inference.stage, Stage::OldBoot, "still booting");
         assert_eq!(status[0].inference.findings, vec![]);
         assert_eq!(timelines.phone_at(IpAddr::V4(LEASED)), Some(PHONE));
+    }
+
+    #[test]
+    fn a_phone_started_over_is_judged_only_by_what_follows() {
+        let timelines = Timelines::new(nobody);
+        timelines.note(&acked(RequestState::Selecting));
+        timelines.note(&acked(RequestState::InitReboot));
+        assert_eq!(
+            findings(&timelines),
+            vec![Finding::NoFileRequests { addresses: 2 }]
+        );
+        timelines.start_over(PHONE);
+        let status = timelines.status();
+        assert_eq!(status[0].inference.stage, Stage::NotSeen);
+        assert_eq!(status[0].inference.findings, vec![]);
+        assert_eq!(timelines.history(PHONE).len(), 3, "the timeline is kept");
+        timelines.note(&fetch(LEASED, "OS79XX.TXT", TftpOutcome::Sent));
+        assert_eq!(timelines.status()[0].inference.stage, Stage::OldBoot);
     }
 
     #[test]

@@ -388,6 +388,9 @@ fn what(seen: &Seen) -> String {
         Seen::OtherCase { name, on_disk } => {
             format!("asked for {name}, found only as {on_disk}")
         }
+        Seen::StartedOver => {
+            "re-provisioned: only what follows counts for its stage, problems and firmware".into()
+        }
     }
 }
 
@@ -426,12 +429,40 @@ pub struct Rebooted {
     pub phones: Vec<RebootedPhone>,
 }
 
+impl Rebooted {
+    /// As `phoneprov reboot` prints it: the SYNC value, each phone's answer.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = vec![format!("syncinfo.xml now says SYNC {}", self.sync)];
+        lines.extend(
+            self.phones
+                .iter()
+                .map(|p| format!("{}  {}", p.phone, p.outcome)),
+        );
+        lines
+    }
+
+    /// Every phone answered the NOTIFY.
+    pub fn all_told(&self) -> bool {
+        self.phones.iter().all(|p| p.notified)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RebootedPhone {
     pub phone: String,
     /// The phone answered the NOTIFY.
     pub notified: bool,
     pub outcome: String,
+}
+
+/// What re-provisioning a phone did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reprovisioned {
+    pub phone: String,
+    /// What happens next, in words.
+    pub outcome: String,
+    /// Its reboot, when it is in phoneprov.toml and the registrar is on.
+    pub rebooted: Option<Rebooted>,
 }
 
 /// A phone to add to phoneprov.toml as a `[[phone]]`.
@@ -490,6 +521,18 @@ impl Refusal {
             RefusalKind::Unknown,
             format!("{} is not in phoneprov.toml", mac.colons()),
             "add a [[phone]] with its MAC to phoneprov.toml",
+        )
+    }
+
+    /// `mac` is neither listed nor seen.
+    pub fn unknown(mac: Mac) -> Refusal {
+        Refusal::new(
+            RefusalKind::Unknown,
+            format!(
+                "{} is neither in phoneprov.toml nor seen since phoneprov serve started",
+                mac.colons()
+            ),
+            "check the MAC on the phone's label, or add a [[phone]] for it",
         )
     }
 

@@ -9,7 +9,9 @@ use std::time::Duration;
 use phoneprov_cisco::{Mac, Model};
 use phoneprov_sim::{firmware, AfterCheckSync, Flash, Network, Phone, PhoneEvent, Running, Timing};
 
-use crate::harness::{arg, printed, run_binary, Server, Tree, LOOPBACK_SERVE};
+use crate::harness::{
+    arg, assert_contains, poll, printed, run_binary, Server, Tree, LOOPBACK_SERVE, REPLY_WAIT,
+};
 
 /// A 7940 shipped with SIP 8.12.
 const SIP_PHONE: &str = "00:18:B9:00:00:11";
@@ -255,6 +257,66 @@ fn a_registered_phone_answers_check_sync_and_reboots_on_a_new_sync() {
         e,
         PhoneEvent::SyncInfo { found: Some(found), mine } if found != mine
     )));
+}
+
+#[test]
+fn reprovision_starts_a_registered_phone_over_and_reboots_it() {
+    let tree = Tree::new();
+    let config = site(tree.base());
+    let server = Server::serve(&config);
+    let network = network(&server);
+    let mut phone = phone(SIP_PHONE, Model::Cp7940, "P0S3-8-12-00");
+    let show = || printed(&run_binary(&["--config", arg(&config), "show", SIP_PHONE]));
+    let runtime = runtime();
+    runtime.block_on(async {
+        let up = phone.boot(&network).await;
+        assert_eq!(up.unwrap(), registered("2001"), "{}", story(&phone));
+        server.wait_text(0, "SIP registered 2001");
+        let reprovision = tokio::task::spawn_blocking({
+            let config = config.clone();
+            move || run_binary(&["--config", arg(&config), "reprovision", SIP_PHONE])
+        });
+        let after = tokio::time::timeout(Duration::from_secs(60), phone.await_check_sync(&network))
+            .await
+            .unwrap_or_else(|_| panic!("no check-sync:\n{}", story(&phone)))
+            .unwrap_or_else(|e| panic!("check-sync failed: {e}\n{}", story(&phone)));
+        let said = printed(&reprovision.await.unwrap());
+        assert_contains(
+            &said,
+            &["judges it afresh from now on; it reboots", "answered 200"],
+        );
+        assert_eq!(
+            after,
+            AfterCheckSync::Rebooted(registered("2001")),
+            "{}",
+            story(&phone)
+        );
+    });
+    // The timeline is kept, marked where it started over; what follows is
+    // the new boot, which alone makes its stage and firmware.
+    let started_over = |shown: &str| {
+        let (before, after) = shown.split_once("re-provisioned: only what follows counts")?;
+        Some(before.contains("line 2001 registered") && after.contains("line 2001 registered"))
+    };
+    let shown = poll(REPLY_WAIT, Duration::from_millis(100), || {
+        Some(show()).filter(|shown| started_over(shown) == Some(true))
+    })
+    .unwrap_or_else(|| panic!("no new registration after the mark:\n{}", show()));
+    assert_contains(
+        &shown,
+        &[
+            "SIP firmware running and registered",
+            "runs SIP 8.12 (P0S3-8-12-00) (seen by phoneprov)",
+        ],
+    );
+    assert!(!shown.contains("PROBLEM"), "{shown}");
+
+    let unknown = run_binary(&["--config", arg(&config), "reprovision", "00:18:B9:12:34:56"]);
+    assert!(!unknown.status.success());
+    assert_contains(
+        &printed(&unknown),
+        &["00:18:B9:12:34:56 is neither in phoneprov.toml nor seen"],
+    );
 }
 
 #[test]

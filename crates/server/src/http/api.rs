@@ -96,14 +96,7 @@ pub(super) async fn phone(
     let row = view::phone_rows(&provisioning, &state.app.timelines, &registered)
         .into_iter()
         .find(|row| row.phone == mac.colons())
-        .ok_or_else(|| ApiError {
-            status: StatusCode::NOT_FOUND,
-            error: format!(
-                "{} is neither in phoneprov.toml nor seen since phoneprov serve started",
-                mac.colons()
-            ),
-            fix: "check the MAC on the phone's label, or add a [[phone]] for it".into(),
-        })?;
+        .ok_or_else(|| Refusal::unknown(mac))?;
     let plan = provisioning
         .site()
         .phone(mac)
@@ -214,6 +207,39 @@ pub(super) async fn reboot_phones(
         .map(|texts| texts.iter().map(|text| view::mac(text)).collect())
         .transpose()?;
     Ok(Json(state.app.reboot.reboot(phones).await?))
+}
+
+/// Re-provisions a phone: from now on phoneprov judges it only by what
+/// follows (its timeline is kept), and a listed phone is told to reboot, so
+/// it fetches every file again and its ladder is planned from what it
+/// shows.
+pub(super) async fn reprovision(
+    state: State,
+    Path(text): Path<String>,
+) -> Answer<Json<view::Reprovisioned>> {
+    let mac = view::mac(&text)?;
+    let listed = state.app.files.provisioning().site().phone(mac).is_some();
+    if !listed && state.app.timelines.history(mac).is_empty() {
+        return Err(Refusal::unknown(mac).into());
+    }
+    state.app.timelines.start_over(mac);
+    let rebooted = match (listed, &state.app.sip) {
+        (true, Some(_)) => Some(state.app.reboot.reboot(Some(vec![mac])).await?),
+        _ => None,
+    };
+    let next = match &rebooted {
+        Some(rebooted) if rebooted.all_told() => "it reboots and fetches every file again",
+        Some(_) => "it could not be told to reboot (see rebooted): power-cycle it",
+        None if listed => {
+            "phoneprov's registrar is off: power-cycle it, or reboot it from your PBX"
+        }
+        None => "it is not in phoneprov.toml, so it is served nothing of its own: adopt it",
+    };
+    Ok(Json(view::Reprovisioned {
+        phone: mac.colons(),
+        outcome: format!("phoneprov judges it afresh from now on; {next}"),
+        rebooted,
+    }))
 }
 
 /// The body of `POST /api/discovered/{mac}/adopt`.

@@ -109,6 +109,7 @@ const ROUTES: &[(&str, Answers)] = &[
     ("/api/phones/{mac}", || get(api::phone)),
     ("/api/phones/{mac}/files/{*name}", || get(api::file)),
     ("/api/phones/{mac}/reboot", || post(api::reboot)),
+    ("/api/phones/{mac}/reprovision", || post(api::reprovision)),
     ("/api/reboot", || post(api::reboot_phones)),
     ("/api/discovered/{mac}/adopt", || post(api::adopt)),
     ("/api/leases", || get(api::leases)),
