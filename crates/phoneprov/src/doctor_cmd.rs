@@ -8,16 +8,20 @@ mod ladder;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::bail;
 use clap::Args;
+use futures_util::future::BoxFuture;
 use phoneprov_cisco::firmware::Catalog;
 use phoneprov_dhcp::Mode;
 use phoneprov_server::dhcp::SERVER_PORT;
 use phoneprov_server::dhcp_probe::OtherServer;
+use phoneprov_server::doctor::{Finding, Level};
+use phoneprov_server::http::Doctor;
 use phoneprov_server::preflight::{describe_holders, try_bind, udp_port_holders};
+use phoneprov_server::view::{plural, Refusal, RefusalKind};
 
 use crate::config::{self, Config, ConfigErrors};
 use crate::dhcp_check::{interface_words, look, own_addresses, probe_fix, probe_interface};
@@ -76,80 +80,75 @@ pub struct DoctorArgs {
     wait: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Level {
-    Ok,
-    Warning,
-    Problem,
-}
-
-/// One line of the report.
-struct Finding {
-    level: Level,
-    check: &'static str,
-    what: String,
-    fix: Option<String>,
-}
-
-/// The findings, printed as they come (the DHCP check takes a while).
-#[derive(Default)]
-struct Report {
-    problems: usize,
-    warnings: usize,
+/// The findings, printed as they come when `print` (the DHCP check takes a
+/// while).
+pub(crate) struct Report {
+    pub findings: Vec<Finding>,
+    print: bool,
 }
 
 impl Report {
     fn add(&mut self, finding: Finding) {
-        let level = match finding.level {
-            Level::Ok => "OK",
-            Level::Warning => {
-                self.warnings += 1;
-                "WARNING"
+        if self.print {
+            println!(
+                "{:<8} {:<10} {}",
+                finding.level.word(),
+                finding.check,
+                finding.what
+            );
+            if let Some(fix) = &finding.fix {
+                println!("{:<19} fix: {fix}", "");
             }
-            Level::Problem => {
-                self.problems += 1;
-                "PROBLEM"
-            }
-        };
-        println!("{level:<8} {:<10} {}", finding.check, finding.what);
-        if let Some(fix) = finding.fix {
-            println!("{:<19} fix: {fix}", "");
+        }
+        self.findings.push(finding);
+    }
+
+    /// A line for the reader of the printed report only.
+    fn aside(&self, text: &str) {
+        if self.print {
+            println!("{:<19} {text}", "");
         }
     }
 
-    fn ok(&mut self, check: &'static str, what: String) {
+    fn count(&self, level: Level) -> usize {
+        self.findings.iter().filter(|f| f.level == level).count()
+    }
+
+    fn finding(&mut self, level: Level, check: &str, what: String, fix: Option<String>) {
         self.add(Finding {
-            level: Level::Ok,
-            check,
+            level,
+            check: check.into(),
             what,
-            fix: None,
+            fix,
         });
     }
 
-    fn warning(&mut self, check: &'static str, what: String, fix: impl Into<String>) {
-        self.add(Finding {
-            level: Level::Warning,
-            check,
-            what,
-            fix: Some(fix.into()),
-        });
+    fn ok(&mut self, check: &str, what: String) {
+        self.finding(Level::Ok, check, what, None);
     }
 
-    fn problem(&mut self, check: &'static str, what: String, fix: impl Into<String>) {
-        self.add(Finding {
-            level: Level::Problem,
-            check,
-            what,
-            fix: Some(fix.into()),
-        });
+    fn warning(&mut self, check: &str, what: String, fix: impl Into<String>) {
+        self.finding(Level::Warning, check, what, Some(fix.into()));
+    }
+
+    fn problem(&mut self, check: &str, what: String, fix: impl Into<String>) {
+        self.finding(Level::Problem, check, what, Some(fix.into()));
     }
 }
 
-pub fn run(args: DoctorArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
-    if !(args.wait > 0.0 && args.wait <= 60.0) {
-        bail!("--wait must be between 0 and 60 seconds");
-    }
-    let mut report = Report::default();
+/// Every check, on the config at `explicit` (else where `phoneprov` looks
+/// for it); the DHCP servers answering on `interface` are looked for during
+/// `look_for_dhcp` when it is given. Printed as it goes when `print`.
+pub(crate) fn examine(
+    explicit: Option<&Path>,
+    interface: Option<&str>,
+    look_for_dhcp: Option<Duration>,
+    print: bool,
+) -> anyhow::Result<Report> {
+    let mut report = Report {
+        findings: Vec::new(),
+        print,
+    };
     let config = check_config(&mut report, explicit);
     if let Some(config) = &config {
         check_firmware(&mut report, config);
@@ -157,29 +156,39 @@ pub fn run(args: DoctorArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
         files::check(&mut report, config);
         addresses::check(&mut report, config);
         check_ports(&mut report, config);
-        let interface = probe_interface(Some(config), args.interface.as_deref());
+        let interface = probe_interface(Some(config), interface);
         firewall::check(
             &mut report,
             &firewall::phones_traffic(config),
             interface.as_deref(),
         );
     }
-    check_dhcp_servers(
-        &mut report,
-        config.as_ref(),
+    if let Some(wait) = look_for_dhcp {
+        check_dhcp_servers(&mut report, config.as_ref(), interface, wait)?;
+    }
+    Ok(report)
+}
+
+pub fn run(args: DoctorArgs, explicit: Option<&Path>) -> anyhow::Result<()> {
+    if !(args.wait > 0.0 && args.wait <= 60.0) {
+        bail!("--wait must be between 0 and 60 seconds");
+    }
+    let report = examine(
+        explicit,
         args.interface.as_deref(),
-        Duration::from_secs_f64(args.wait),
+        Some(Duration::from_secs_f64(args.wait)),
+        true,
     )?;
-    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let (problems, warnings) = (report.count(Level::Problem), report.count(Level::Warning));
     println!(
         "\n{}, {}",
-        plural(report.problems, "problem"),
-        plural(report.warnings, "warning")
+        plural(problems, "problem"),
+        plural(warnings, "warning")
     );
-    if report.problems > 0 {
+    if problems > 0 {
         bail!(
             "{} to fix before `phoneprov serve` works (see above)",
-            plural(report.problems, "problem")
+            plural(problems, "problem")
         );
     }
     Ok(())
@@ -214,10 +223,7 @@ fn check_config(report: &mut Report, explicit: Option<&Path>) -> Option<Config> 
                     "give its path with --config, or write one with `phoneprov init`",
                 ),
             }
-            println!(
-                "{:<19} (the firmware and port checks need a config that loads)",
-                ""
-            );
+            report.aside("(the firmware and port checks need a config that loads)");
             return None;
         }
     };
@@ -564,4 +570,37 @@ fn nobody_else(
         ),
     }
     Ok(())
+}
+
+/// The doctor of the API and the dashboard: the checks of `phoneprov
+/// doctor` on the configuration serve runs with.
+pub(crate) struct Examiner {
+    pub config: PathBuf,
+}
+
+impl Doctor for Examiner {
+    fn examine(
+        &self,
+        look_for_dhcp: Option<Duration>,
+    ) -> BoxFuture<'_, Result<Vec<Finding>, Refusal>> {
+        let config = self.config.clone();
+        Box::pin(async move {
+            let examined = tokio::task::spawn_blocking(move || {
+                examine(Some(&config), None, look_for_dhcp, false)
+            })
+            .await;
+            match examined {
+                Ok(Ok(report)) => Ok(report.findings),
+                Ok(Err(e)) => Err(format!("{e:#}")),
+                Err(e) => Err(e.to_string()),
+            }
+            .map_err(|e| {
+                Refusal::new(
+                    RefusalKind::Failed,
+                    e,
+                    "run `phoneprov doctor` on the server",
+                )
+            })
+        })
+    }
 }

@@ -25,6 +25,7 @@ use crate::adopt::Adopter;
 use crate::climb::Climb;
 use crate::config::{self, Config};
 use crate::control::{Control, ControlSocket};
+use crate::doctor_cmd::Examiner;
 use crate::leases_cmd::lease_db;
 use crate::reload::Watch;
 use crate::sip_cmd::{self, SyncFile};
@@ -269,6 +270,9 @@ pub(crate) fn serve_config(
                     events: running.events.clone(),
                 }),
                 adopt: Arc::new(adopter),
+                doctor: Arc::new(Examiner {
+                    config: config.path.clone(),
+                }),
             };
             let (http, line) = http.unzip();
             let served = control

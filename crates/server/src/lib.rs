@@ -5,6 +5,7 @@
 pub mod connections;
 pub mod dhcp;
 pub mod dhcp_probe;
+pub mod doctor;
 pub mod events;
 pub mod http;
 pub mod neighbours;

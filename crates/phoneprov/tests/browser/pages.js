@@ -4,8 +4,8 @@
 //   node pages.js URL SCREENSHOT_DIR PACKAGE
 //
 // Uploads PACKAGE (Cisco's zip of P0S3-8-12-00) on /firmware and waits for
-// its progress bar to reach 100% and the load to be listed complete. Then
-// opens /log, /leases and /registrations, each in its own tab, and says
+// its progress bar to reach 100% and the load to be listed complete, and
+// reads /doctor's findings. Then opens /log, /leases and /registrations, each in its own tab, and says
 // `watching`; the test boots the Reception phone, and each tab shows it
 // without a reload. Prints `result JSON`. Any failure exits non-zero with
 // the reason on stderr.
@@ -55,6 +55,14 @@ async function main() {
     const progress = await firmware.evaluate(() => [...window.progressSeen, document.getElementById("progress").value]);
     await shoot(firmware, "firmware.png");
 
+    // The doctor's checks, with the load just imported among them.
+    const doctor = await open("/doctor");
+    await doctor.locator("#doctor-summary", { hasText: "warning" }).waitFor(WAIT);
+    const findings = await doctor.locator("#findings tbody tr").evaluateAll((rows) =>
+      rows.map((row) => [...row.cells].map((cell) => cell.textContent)),
+    );
+    await shoot(doctor, "doctor.png");
+
     const log = await open("/log");
     const leases = await open("/leases");
     const registrations = await open("/registrations");
@@ -83,7 +91,7 @@ async function main() {
     }
 
     console.log(
-      `result ${JSON.stringify({ before, progress, imported, status, outcomes, logged, leased, registered, reloaded, elsewhere, problems })}`,
+      `result ${JSON.stringify({ before, progress, imported, status, outcomes, findings, logged, leased, registered, reloaded, elsewhere, problems })}`,
     );
   } finally {
     await browser.close();

@@ -266,6 +266,41 @@ fn the_firmware_page_imports_an_upload_and_the_log_leases_and_registrations_foll
         result["status"], "complete (loader P003-8-12-00)",
         "{result}"
     );
+    // /doctor: phoneprov doctor's checks on the running serve, the load
+    // just imported among them; no DHCP probe unless asked.
+    let findings: Vec<Vec<&str>> = result["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect()
+        })
+        .collect();
+    let found = |level: &str, check: &str, what: &str| {
+        findings
+            .iter()
+            .any(|row| row[..2] == [level, check] && row[2].contains(what))
+    };
+    for (level, check, what) in [
+        ("OK", "config", "loads: 1 phone"),
+        ("OK", "firmware", "complete loads P0S3-8-12-00"),
+        (
+            "WARNING",
+            "files",
+            "(mode 0644), which holds the phones' SIP passwords",
+        ),
+        ("WARNING", "address", "127.0.0.1 is the loopback"),
+    ] {
+        assert!(found(level, check, what), "{what:?}: {findings:#?}");
+    }
+    assert!(
+        !findings.iter().any(|row| row[1] == "dhcp"),
+        "{findings:#?}"
+    );
     let logged: Vec<&str> = result["logged"]
         .as_array()
         .unwrap()

@@ -437,6 +437,102 @@ fn serve_in_known_mode_warns_and_starts_beside_another_server() {
 }
 
 #[test]
+fn the_api_gives_the_doctors_findings_and_looks_for_dhcp_servers_only_when_asked() {
+    let Some(lan) = Lan::new(Some(WITH_TFTP)) else {
+        return;
+    };
+    if !require("curl") {
+        return;
+    }
+    let known = lan.config("known.toml", PHONEPROV_ADDRESS, "known", "pp0");
+    let mut text = std::fs::read_to_string(&known).unwrap();
+    text.push_str("[http]\nbind = \"127.0.0.1:0\"\n");
+    std::fs::write(&known, text).unwrap();
+    let serving = Serving::start(&lan, &known, &[]);
+    let url = poll(Duration::from_secs(60), Duration::from_millis(50), || {
+        let output = serving.output();
+        let line = output.lines().find(|l| l.contains("(the dashboard: "))?;
+        let url = line.split("(the dashboard: ").nth(1)?;
+        Some(
+            url.split_whitespace()
+                .next()?
+                .trim_end_matches([')', '/'])
+                .to_string(),
+        )
+    })
+    .unwrap_or_else(|| panic!("no dashboard URL:\n{}", serving.output()));
+    let doctor = |query: &str| {
+        let url = format!("{url}/api/doctor{query}");
+        let answer = lan
+            .phoneprov
+            .command(
+                "curl",
+                &["-sS", "--max-time", "60", "-w", "\n%{http_code}", &url],
+            )
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&answer.stdout).into_owned();
+        let (body, status) = text
+            .rsplit_once('\n')
+            .unwrap_or_else(|| panic!("{}", printed(&answer)));
+        let json: serde_json::Value =
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"));
+        (status.to_string(), json)
+    };
+    let says = |json: &serde_json::Value, level: &str, check: &str| -> Vec<String> {
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["level"] == level && f["check"] == check)
+            .map(|f| format!("{} fix: {}", f["what"].as_str().unwrap(), f["fix"]))
+            .collect()
+    };
+
+    let (status, local) = doctor("");
+    assert_eq!(status, "200", "{local}");
+    assert_contains(
+        &says(&local, "ok", "dhcp port").concat(),
+        &["phoneprov serve` is running"],
+    );
+    assert_contains(&says(&local, "ok", "config").concat(), &["loads: 1 phone"]);
+    assert!(
+        local["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["check"] != "dhcp"),
+        "no DHCP probe unless asked: {local}"
+    );
+
+    let (status, looked) = doctor("?look_for_dhcp=3");
+    assert_eq!(status, "200", "{looked}");
+    assert_contains(
+        &says(&looked, "warning", "dhcp").concat(),
+        &[
+            "another DHCP server answers on pp0: 10.99.0.1 offered",
+            "option 150 = 10.99.0.2",
+        ],
+    );
+
+    for wrong in [
+        "?look_for_dhcp=0",
+        "?look_for_dhcp=61",
+        "?look_for_dhcp=soon",
+        "?wait=3",
+    ] {
+        let (status, refused) = doctor(wrong);
+        assert_eq!(status, "400", "{wrong}: {refused}");
+        assert_contains(
+            refused["fix"].as_str().unwrap(),
+            &["/api/doctor?look_for_dhcp=4"],
+        );
+    }
+    let leases = std::fs::read_to_string(lan.dir.path().join("leases")).unwrap_or_default();
+    assert!(leases.trim().is_empty(), "dnsmasq leased: {leases}");
+}
+
+#[test]
 fn with_no_other_server_doctor_reports_none_and_pool_mode_starts() {
     let Some(lan) = Lan::new(None) else {
         return;

@@ -4,9 +4,10 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::Path;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query};
 use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::sse::{self, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -440,4 +441,34 @@ fn sip_event(event: &phoneprov_sip::SipEvent) -> &'static str {
         CheckSyncAnswered { .. } => "check_sync_answered",
         CheckSyncTimedOut { .. } => "check_sync_timed_out",
     }
+}
+
+/// The query of `GET /api/doctor`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DoctorQuery {
+    /// Seconds to collect other DHCP servers' offers; not looked for
+    /// without it.
+    look_for_dhcp: Option<f64>,
+}
+
+/// The findings of `phoneprov doctor` on the configuration serve runs
+/// with.
+pub(super) async fn doctor(
+    state: State,
+    query: Result<Query<DoctorQuery>, QueryRejection>,
+) -> Answer<Json<Value>> {
+    let wrong = || ApiError {
+        status: StatusCode::BAD_REQUEST,
+        error: "look_for_dhcp must be seconds between 0 and 60".into(),
+        fix: "ask /api/doctor, or /api/doctor?look_for_dhcp=4".into(),
+    };
+    let Query(query) = query.map_err(|_| wrong())?;
+    let wait = match query.look_for_dhcp {
+        Some(secs) if secs > 0.0 && secs <= 60.0 => Some(Duration::from_secs_f64(secs)),
+        Some(_) => return Err(wrong()),
+        None => None,
+    };
+    let findings = state.app.doctor.examine(wait).await?;
+    Ok(Json(json!({ "findings": findings })))
 }

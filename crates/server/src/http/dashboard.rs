@@ -1,6 +1,6 @@
 //! The dashboard (docs/dashboard.md): `/`, the phones, `/phones/{mac}`,
 //! one phone, and the [`LISTINGS`]: the firmware, the leases, the
-//! registrations and the live log. Each page is its `main` in one
+//! registrations, the live log and the doctor's findings. Each page is its `main` in one
 //! [`FRAME`], which `dashboard/app.js` fills from the JSON API and keeps
 //! current from `/api/events`; the pages, the script and the style are in
 //! the binary, nothing is fetched from elsewhere.
@@ -36,6 +36,7 @@ const LISTINGS: &[(&str, &str, &str)] = &[
         include_str!("dashboard/registrations.html"),
     ),
     ("/log", "Log", include_str!("dashboard/log.html")),
+    ("/doctor", "Doctor", include_str!("dashboard/doctor.html")),
 ];
 
 /// Whether `path` is one of the dashboard's pages (a browser without the

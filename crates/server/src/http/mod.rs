@@ -16,6 +16,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
@@ -33,6 +34,7 @@ pub use tls::{load_tls, TlsError};
 pub use tokio_rustls::rustls::ServerConfig as TlsConfig;
 
 use crate::connections::answer_each;
+use crate::doctor::Finding;
 use crate::events::EventBus;
 use crate::sip::SipHandle;
 use crate::timeline::Timelines;
@@ -50,6 +52,16 @@ pub trait Adopt: Send + Sync {
     fn adopt(&self, phone: Adoption) -> BoxFuture<'_, Result<Adopted, Refusal>>;
 }
 
+/// Runs the checks of `phoneprov doctor` (which are the binary's).
+pub trait Doctor: Send + Sync {
+    /// Every check; the DHCP servers on the phones' network are looked for
+    /// during `look_for_dhcp` when it is given (one DHCPDISCOVER broadcast).
+    fn examine(
+        &self,
+        look_for_dhcp: Option<Duration>,
+    ) -> BoxFuture<'_, Result<Vec<Finding>, Refusal>>;
+}
+
 /// What the API reads and acts on.
 pub struct App {
     pub files: Arc<PhoneFiles>,
@@ -63,6 +75,7 @@ pub struct App {
     pub state_dir: PathBuf,
     pub reboot: Arc<dyn Reboot>,
     pub adopt: Arc<dyn Adopt>,
+    pub doctor: Arc<dyn Doctor>,
 }
 
 /// How the HTTP server listens.
@@ -100,6 +113,7 @@ const ROUTES: &[(&str, Answers)] = &[
     ("/leases", || get(dashboard::listing)),
     ("/registrations", || get(dashboard::listing)),
     ("/log", || get(dashboard::listing)),
+    ("/doctor", || get(dashboard::listing)),
     ("/dashboard/app.js", || get(dashboard::script)),
     ("/dashboard/style.css", || get(dashboard::style)),
     ("/healthz", || get(|| async { "ok" })),
@@ -117,6 +131,7 @@ const ROUTES: &[(&str, Answers)] = &[
     ("/api/firmware", || get(api::firmware)),
     ("/api/firmware/import", || post(import::firmware)),
     ("/api/events", || get(api::events)),
+    ("/api/doctor", || get(api::doctor)),
     (phoneprov_cisco::services::DIRECTORY, || {
         get(services::directory)
     }),

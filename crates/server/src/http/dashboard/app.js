@@ -620,6 +620,50 @@ function logPage() {
   );
 }
 
+// ---------------------------------------------------------------------------
+// `/doctor`: the findings of `phoneprov doctor`
+
+// How long to collect other DHCP servers' offers, as `phoneprov doctor`.
+const DHCP_LOOK_SECONDS = 4;
+const LEVEL = { ok: "OK", warning: "WARNING", problem: "PROBLEM" };
+
+function doctorPage() {
+  const summary = document.getElementById("doctor-summary");
+  const look = document.getElementById("look-for-dhcp");
+  const examine = async (query, doing) => {
+    summary.textContent = doing;
+    look.disabled = true;
+    try {
+      const { findings } = await api(`/api/doctor${query}`);
+      fillTable("findings", findings, [
+        (finding, row) => {
+          row.className = finding.level;
+          row.dataset.check = finding.check;
+          return LEVEL[finding.level];
+        },
+        (finding) => finding.check,
+        (finding) => finding.what,
+        (finding) => finding.fix || "",
+      ]);
+      const count = (level) => findings.filter((finding) => finding.level === level).length;
+      summary.textContent = `${count("problem")} problem(s), ${count("warning")} warning(s)`;
+      failed(null);
+    } catch (error) {
+      summary.textContent = "";
+      failed(error.message);
+    }
+    look.disabled = false;
+  };
+  look.addEventListener("click", () =>
+    examine(`?look_for_dhcp=${DHCP_LOOK_SECONDS}`, `looking for DHCP servers for ${DHCP_LOOK_SECONDS} s…`),
+  );
+  listen(
+    () => {},
+    () => {},
+  );
+  examine("", "checking…");
+}
+
 const PAGES = {
   phones: phonesPage,
   phone: onePhonePage,
@@ -627,5 +671,6 @@ const PAGES = {
   leases: leasesPage,
   registrations: registrationsPage,
   log: logPage,
+  doctor: doctorPage,
 };
 PAGES[page]();
