@@ -62,7 +62,9 @@ use crate::dhcp_check::{interface_words, look, own_addresses, probe_fix, probe_i
 /// Run it as you run `phoneprov serve`, e.g. `sudo phoneprov doctor`:
 /// ports under 1024 need root or CAP_NET_BIND_SERVICE, reading the
 /// firewall root or CAP_NET_ADMIN. The exit status is 1 when a check found
-/// a PROBLEM, 0 otherwise. See docs/doctor.md.
+/// a PROBLEM, 0 otherwise. A running `phoneprov serve` with an [http]
+/// section shows the same findings on its dashboard's /doctor page (and at
+/// /api/doctor). See docs/doctor.md.
 ///
 /// Example: sudo phoneprov doctor --interface eth0 --wait 5
 #[derive(Args)]

@@ -44,8 +44,8 @@ pub struct ShowArgs {
     mac: String,
 }
 
-/// Provision a phone afresh: phoneprov forgets what it concluded about
-/// the phone and judges it only by what it does from now on, and a phone
+/// Provision a phone afresh: phoneprov judges the phone only by what it
+/// does from now on (its timeline is kept, marked), and a phone
 /// listed in phoneprov.toml is told to reboot (check-sync, as `phoneprov
 /// reboot`), so it fetches every file again and its ladder is planned
 /// from what its next boot shows.
