@@ -464,8 +464,9 @@ mod tests {
         assert_eq!(timelines.address_of(Mac([0, 0x18, 0xb9, 0, 0, 9])), None);
     }
 
-    #[test]
-    fn boots_without_requests_are_a_tftp_timeout_and_renewals_are_no_boot() {
+    /// A phone that got an address twice and asked for no file: "TFTP
+    /// Timeout".
+    fn two_boots_without_requests() -> Timelines {
         let timelines = Timelines::new(nobody);
         timelines.note(&acked(RequestState::Selecting));
         timelines.note(&acked(RequestState::InitReboot));
@@ -473,6 +474,12 @@ mod tests {
             findings(&timelines),
             vec![Finding::NoFileRequests { addresses: 2 }]
         );
+        timelines
+    }
+
+    #[test]
+    fn boots_without_requests_are_a_tftp_timeout_and_renewals_are_no_boot() {
+        let timelines = two_boots_without_requests();
         timelines.note(&fetch(LEASED, "OS79XX.TXT", TftpOutcome::Sent));
         for state in [RequestState::Renewing, RequestState::Rebinding] {
             timelines.note(&acked(state));
@@ -485,13 +492,7 @@ mod tests {
 
     #[test]
     fn a_phone_started_over_is_judged_only_by_what_follows() {
-        let timelines = Timelines::new(nobody);
-        timelines.note(&acked(RequestState::Selecting));
-        timelines.note(&acked(RequestState::InitReboot));
-        assert_eq!(
-            findings(&timelines),
-            vec![Finding::NoFileRequests { addresses: 2 }]
-        );
+        let timelines = two_boots_without_requests();
         timelines.start_over(PHONE);
         let status = timelines.status();
         assert_eq!(status[0].inference.stage, Stage::NotSeen);
