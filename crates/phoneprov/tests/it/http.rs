@@ -293,6 +293,7 @@ fn every_route_answers_with_its_status_content_type_and_body() {
             "phoneprov_sip_registrations 0\n",
             "phoneprov_dhcp_events_total{event=\"acked\"} 1\n",
             "phoneprov_dhcp_events_total{event=\"offered\"} 1\n",
+            "phoneprov_dhcp_leases{state=\"bound\"} 1\n",
         ],
     );
     poll(REPLY_WAIT, std::time::Duration::from_millis(50), || {

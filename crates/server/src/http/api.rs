@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -16,6 +17,8 @@ use futures_util::StreamExt;
 use phoneprov_cisco::firmware::Catalog;
 use phoneprov_cisco::render::generated_for;
 use phoneprov_cisco::{Model, PhoneFile};
+use phoneprov_dhcp::Lease;
+use phoneprov_store::LeaseStore;
 use phoneprov_tftp::{RequestName, Resolution};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -305,24 +308,28 @@ struct LeaseRow {
     listed: Option<String>,
 }
 
+/// The leases `store` holds now (read off the runtime's threads).
+pub(super) async fn held(store: Arc<dyn LeaseStore>) -> Result<Vec<Lease>, String> {
+    match tokio::task::spawn_blocking(move || store.load()).await {
+        Ok(Ok(loaded)) => Ok(loaded.leases),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 pub(super) async fn leases(state: State) -> Answer<Json<Value>> {
     let store = state.app.leases.clone().ok_or_else(|| ApiError {
         status: StatusCode::CONFLICT,
         error: "phoneprov's DHCP server is off".into(),
         fix: "add a [dhcp] section to phoneprov.toml (see docs/dhcp.md)".into(),
     })?;
-    let loaded = tokio::task::spawn_blocking(move || store.load())
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|loaded| loaded.map_err(|e| e.to_string()))
-        .map_err(|e| ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            error: format!("the leases cannot be read: {e}"),
-            fix: "see `phoneprov leases` and phoneprov serve's warnings".into(),
-        })?;
+    let held = held(store).await.map_err(|e| ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        error: format!("the leases cannot be read: {e}"),
+        fix: "see `phoneprov leases` and phoneprov serve's warnings".into(),
+    })?;
     let provisioning = state.app.files.provisioning();
-    let rows: Vec<LeaseRow> = loaded
-        .leases
+    let rows: Vec<LeaseRow> = held
         .into_iter()
         .map(|lease| LeaseRow {
             mac: lease.hwaddr.to_string(),

@@ -113,6 +113,12 @@ pub(super) async fn render(state: State) -> impl IntoResponse {
         Some(sip) => sip.registrations().await.map_or(0, |c| c.len()),
         None => 0,
     };
+    let mut leases: BTreeMap<&str, u64> = BTreeMap::new();
+    if let Some(store) = state.app.leases.clone() {
+        for lease in super::api::held(store).await.unwrap_or_default() {
+            *leases.entry(lease.state.name()).or_default() += 1;
+        }
+    }
     let seen = state.app.timelines.status();
     let mut stages: BTreeMap<&str, u64> = BTreeMap::new();
     for status in &seen {
@@ -166,6 +172,13 @@ pub(super) async fn render(state: State) -> impl IntoResponse {
         "counter",
         "DHCP exchanges since start, by what the server did.",
         counts.dhcp.iter().map(|(k, v)| (Some(("event", *k)), *v)),
+    );
+    family(
+        &mut out,
+        "phoneprov_dhcp_leases",
+        "gauge",
+        "Leases phoneprov's DHCP server holds now, by state (none without [dhcp]).",
+        leases.iter().map(|(k, v)| (Some(("state", *k)), *v)),
     );
     family(
         &mut out,
