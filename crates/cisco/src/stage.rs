@@ -587,6 +587,25 @@ fn needed(kind: Kind) -> bool {
     )
 }
 
+/// Why a request for `name` that was not found is normal, in words: the
+/// phone goes on without the file (reference §1.3, §1.4). None when the
+/// miss is a problem, as [`infer`] judges it; `earlier` is what the phone
+/// did before the request, at `at` (the SIP application's own
+/// SIP<MAC>.cnf is needed, the loader's hunt for it is not).
+pub fn normal_miss(name: &str, earlier: &[Observation], at: SystemTime) -> Option<&'static str> {
+    if unserved(name, Fetched::NotFound, earlier, at).is_some() {
+        return None;
+    }
+    Some(match (kind(name), PhoneFile::parse(file_name(name))) {
+        (_, Some((PhoneFile::TrustList, _))) => {
+            "normal: the phone has no security file (CTL) and goes on without it"
+        }
+        (Kind::Hunt | Kind::SipPhone, _) => "normal: the loader's hunt goes on to the next name",
+        (Kind::Locale, _) => "normal: SCCP firmware goes on without its locale files",
+        _ => "normal: the phone goes on without it",
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1128,6 +1147,47 @@ mod tests {
             infer(&fixed_name).findings,
             vec![],
             "a phone's own odd spelling of a fixed name is no fault of the folder"
+        );
+    }
+
+    /// The Files table's grey misses: the trust list and the hunt's names
+    /// are normal, the SIP application's own phone file and a load's
+    /// images are not.
+    #[test]
+    fn a_miss_is_normal_when_the_phone_goes_on_without_the_file() {
+        let history = log(&[
+            (0, "CTLSEP001DA219AFA7.tlv", NotFound),
+            (0, "SEP001DA219AFA7.cnf.xml", NotFound),
+            (0, "SIP001DA219AFA7.cnf", NotFound),
+            (0, "XMLDefault.cnf.xml", Sent),
+            (0, "P0S3-8-12-00.loads", NotFound),
+            (76, "SIPDefault.cnf", Sent),
+            (76, "SIP001DA219AFA7.cnf", NotFound),
+        ]);
+        let misses: Vec<(&str, Option<&str>)> = history
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| match &o.seen {
+                Seen::Fetch {
+                    name,
+                    outcome: NotFound,
+                } => Some((name.as_str(), normal_miss(name, &history[..i], o.at))),
+                _ => None,
+            })
+            .collect();
+        let hunt = Some("normal: the loader's hunt goes on to the next name");
+        assert_eq!(
+            misses,
+            vec![
+                (
+                    "CTLSEP001DA219AFA7.tlv",
+                    Some("normal: the phone has no security file (CTL) and goes on without it")
+                ),
+                ("SEP001DA219AFA7.cnf.xml", hunt),
+                ("SIP001DA219AFA7.cnf", hunt),
+                ("P0S3-8-12-00.loads", None),
+                ("SIP001DA219AFA7.cnf", None),
+            ]
         );
     }
 }

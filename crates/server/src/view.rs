@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use phoneprov_cisco::ladder::Reader;
 use phoneprov_cisco::render::Provisioning;
 use phoneprov_cisco::site::Phone;
-use phoneprov_cisco::stage::{Fetched, Observation, Seen, Stage};
+use phoneprov_cisco::stage::{normal_miss, Fetched, Observation, Seen, Stage};
 use phoneprov_cisco::{Mac, Model};
 use serde::{Deserialize, Serialize};
 
@@ -306,8 +306,51 @@ pub struct PhoneDetail {
     pub plan: Option<PlanView>,
     /// The files phoneprov generates for it, by the names it asks for.
     pub files: Vec<String>,
+    /// Each file it asked for over TFTP, in the order it first did.
+    pub asked: Vec<AskedFile>,
     /// Every event, oldest first.
     pub timeline: Vec<Moment>,
+}
+
+/// A file a phone asked for over TFTP, and what its last request got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AskedFile {
+    /// As the phone asked for it.
+    pub name: String,
+    pub times: usize,
+    pub outcome: Fetched,
+    /// Why the last request finding nothing is normal (the phone goes on
+    /// without the file), in words; None when it is a problem or the file
+    /// was sent.
+    pub normal_miss: Option<String>,
+}
+
+/// Each file `history` (oldest first) shows the phone asking for.
+pub fn asked_files(history: &[Observation]) -> Vec<AskedFile> {
+    let mut asked: Vec<AskedFile> = Vec::new();
+    for (i, o) in history.iter().enumerate() {
+        let Seen::Fetch { name, outcome } = &o.seen else {
+            continue;
+        };
+        let normal_miss = match outcome {
+            Fetched::NotFound => normal_miss(name, &history[..i], o.at).map(String::from),
+            _ => None,
+        };
+        match asked.iter_mut().find(|file| file.name == *name) {
+            Some(file) => {
+                file.times += 1;
+                file.outcome = *outcome;
+                file.normal_miss = normal_miss;
+            }
+            None => asked.push(AskedFile {
+                name: name.clone(),
+                times: 1,
+                outcome: *outcome,
+                normal_miss,
+            }),
+        }
+    }
+    asked
 }
 
 impl PhoneDetail {
@@ -563,4 +606,45 @@ impl Refusal {
 /// Parses a MAC as the API and the control socket take it.
 pub fn mac(text: &str) -> Result<Mac, Refusal> {
     text.parse::<Mac>().map_err(|_| Refusal::not_a_mac(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn each_file_asked_is_counted_once_with_its_last_answer() {
+        let fetch = |secs, name: &str, outcome| Observation {
+            at: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
+            seen: Seen::Fetch {
+                name: name.into(),
+                outcome,
+            },
+        };
+        let history = [
+            fetch(0, "CTLSEP0018B9000001.tlv", Fetched::NotFound),
+            fetch(0, "SIP0018B9000001.cnf", Fetched::Failed),
+            fetch(5, "SIP0018B9000001.cnf", Fetched::Sent),
+        ];
+        let asked = |name: &str, times, outcome, normal_miss: Option<&str>| AskedFile {
+            name: name.into(),
+            times,
+            outcome,
+            normal_miss: normal_miss.map(String::from),
+        };
+        assert_eq!(
+            asked_files(&history),
+            vec![
+                asked(
+                    "CTLSEP0018B9000001.tlv",
+                    1,
+                    Fetched::NotFound,
+                    Some("normal: the phone has no security file (CTL) and goes on without it")
+                ),
+                asked("SIP0018B9000001.cnf", 2, Fetched::Sent, None),
+            ]
+        );
+    }
 }

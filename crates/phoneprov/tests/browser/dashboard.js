@@ -6,9 +6,10 @@
 // Says `watching` once `/` shows the Reception phone not seen yet; the test
 // then asks for a file as an unlisted phone and boots the Reception phone.
 // This script sees both appear on the page without a reload, opens the
-// phone, reads its timeline, presses reboot, opens the preview of its
-// SIP<MAC>.cnf, then adopts the discovered phone on `/` and sees it move to
-// the listed phones, and prints `result JSON`.
+// phone, reads its timeline and files, presses reboot, opens the preview of
+// its SIP<MAC>.cnf, presses re-provision (accepting its question) and sees
+// the answer and the mark in the timeline, then adopts the discovered phone
+// on `/` and sees it move to the listed phones, and prints `result JSON`.
 // Any failure exits non-zero with the reason on stderr.
 "use strict";
 
@@ -64,6 +65,9 @@ async function main() {
     await timeline.getByText("asked for SIP0018B9000001.cnf: sent").waitFor(WAIT);
     await timeline.getByText("line 1001 registered", { exact: false }).first().waitFor(WAIT);
     const missing = await page.locator("#files tr.missing td:first-child").allTextContents();
+    const expected = await page.locator("#files tr.expected").evaluateAll((rows) =>
+      rows.map((row) => [row.cells[0].textContent, row.querySelector(".why").textContent]),
+    );
     const kinds = [...new Set(await page.locator("#timeline tbody td:nth-child(2)").allTextContents())];
     await page.screenshot({ path: path.join(shots, "phone.png"), fullPage: true });
 
@@ -93,6 +97,30 @@ async function main() {
     const preview = await file.locator("pre").textContent();
     await page.screenshot({ path: path.join(shots, "phone-preview.png"), fullPage: true });
 
+    // Re-provisioning asks first, then marks the timeline and reboots it
+    // (told at the address it registered from after the reboot above).
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll("#timeline td.what")].filter((cell) =>
+          cell.textContent.startsWith("line 1001 registered"),
+        ).length >= 2,
+      null,
+      WAIT,
+    );
+    const questions = [];
+    page.once("dialog", (dialog) => {
+      questions.push(dialog.message());
+      dialog.accept();
+    });
+    await page.getByRole("button", { name: "Re-provision" }).click();
+    const reprovisioned = page.locator("#reprovisioned", { hasText: "new SYNC" });
+    await reprovisioned.waitFor(WAIT);
+    const mark = page.locator("#timeline tr.mark td.what");
+    await mark.waitFor(WAIT);
+    const marked = await mark.textContent();
+    await page.screenshot({ path: path.join(shots, "phone-reprovisioned.png"), fullPage: true });
+    const reprovision = { questions, said: await reprovisioned.textContent(), marked };
+
     // Adopting the discovered phone moves it to the listed ones.
     await page.goto(`${url}/`);
     const discovered = page.locator(`#discovered tr[data-mac="${DISCOVERED}"]`);
@@ -115,11 +143,13 @@ async function main() {
         reloaded,
         registration,
         missing,
+        expected,
         kinds,
         rebooted,
         previewed,
         opened,
         preview,
+        reprovision,
         adopted,
         stillDiscovered,
         elsewhere,

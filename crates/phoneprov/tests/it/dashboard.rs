@@ -1,9 +1,11 @@
 //! The dashboard in headless Chromium (Debian's `chromium`, driven by
 //! playwright-core from tests/browser): while a simulated phone boots
 //! against `phoneprov serve`, `/` shows its stage change without a reload;
-//! its page shows its timeline; its reboot button sends the check-sync
-//! NOTIFY the simulated phone answers; its files' previews open; the
-//! discovered phone, adopted, moves to the listed ones. A firmware package
+//! its page shows its timeline and its files, the missing trust list as
+//! expected; its reboot button sends the check-sync NOTIFY the simulated
+//! phone answers; its files' previews open; its re-provision button marks
+//! its timeline and reboots it; the discovered phone, adopted, moves to the
+//! listed ones. A firmware package
 //! uploaded on `/firmware` is listed once its progress bar reached 100%;
 //! `/log`, `/leases` and `/registrations` show a boot without a reload.
 //! Screenshots of each page go to target/dashboard-screenshots/ for a
@@ -19,7 +21,9 @@ use phoneprov_cisco::Model;
 use phoneprov_sim::AfterCheckSync;
 use serde_json::Value;
 
-use crate::harness::{arg, available, require, spawn_client, stdout_lines, tftp_hpa_get, BIN};
+use crate::harness::{
+    arg, assert_contains, available, require, spawn_client, stdout_lines, tftp_hpa_get, BIN,
+};
 use crate::http::{firmware_zip, Site, RECEPTION};
 use crate::sim::{boot, network, phone, registered, runtime, story};
 
@@ -104,26 +108,34 @@ fn the_dashboard_follows_a_boot_live_and_its_reboot_button_reaches_the_phone() {
     let out = site.tree.out("SEP0018B90000AA.cnf.xml");
     tftp_hpa_get(&site.server, "binary", "SEP0018B90000AA.cnf.xml", &out);
     // The Reception phone, on SCCP 8.1(2), converts to SIP 8.12 (two
-    // images, two reboots) and registers, then awaits check-sync, which the
-    // browser's reboot button sends.
+    // images, two reboots) and registers, then awaits check-sync twice: the
+    // browser's reboot button sends one, its re-provision button the other.
     let network = network(&site.server);
     let mut phone = phone(RECEPTION, Model::Cp7960, "P00308010200");
-    let after = runtime().block_on(async {
+    runtime().block_on(async {
         let up = tokio::time::timeout(BROWSER_WAIT, phone.boot(&network)).await;
         let up = up.unwrap_or_else(|_| panic!("boot did not end:\n{}", story(&phone)));
         assert_eq!(up.unwrap(), registered("1001"), "{}", story(&phone));
-        tokio::time::timeout(BROWSER_WAIT, phone.await_check_sync(&network)).await
+        for button in ["reboot", "re-provision"] {
+            let after = tokio::time::timeout(BROWSER_WAIT, phone.await_check_sync(&network)).await;
+            let after = match after {
+                Ok(after) => {
+                    after.unwrap_or_else(|e| panic!("check-sync failed: {e}\n{}", story(&phone)))
+                }
+                Err(_) => panic!(
+                    "no check-sync from {button}:\n{}{}",
+                    story(&phone),
+                    browser.end()
+                ),
+            };
+            assert_eq!(
+                after,
+                AfterCheckSync::Rebooted(registered("1001")),
+                "{button}: {}",
+                story(&phone)
+            );
+        }
     });
-    let after = match after {
-        Ok(after) => after.unwrap_or_else(|e| panic!("check-sync failed: {e}\n{}", story(&phone))),
-        Err(_) => panic!("no check-sync:\n{}{}", story(&phone), browser.end()),
-    };
-    assert_eq!(
-        after,
-        AfterCheckSync::Rebooted(registered("1001")),
-        "{}",
-        story(&phone)
-    );
 
     let result: Value = serde_json::from_str(&browser.expect("result ")).unwrap();
     let ended = browser.end();
@@ -145,10 +157,15 @@ fn the_dashboard_follows_a_boot_live_and_its_reboot_button_reaches_the_phone() {
     assert_eq!(result["reloaded"], false, "{result}");
     eprintln!("the page showed these stages: {stages:?}");
     assert_eq!(result["registration"], "registered: 1001", "{result}");
-    // The 7960 asks for a CTL file first, which phoneprov does not have.
+    // The 7960 asks for a CTL file first, which phoneprov does not have:
+    // a normal miss, not a problem.
+    assert_eq!(result["missing"], serde_json::json!([]), "{result}");
     assert_eq!(
-        result["missing"],
-        serde_json::json!(["CTLSEP0018B9000001.tlv"]),
+        result["expected"],
+        serde_json::json!([[
+            "CTLSEP0018B9000001.tlv",
+            "normal: the phone has no security file (CTL) and goes on without it"
+        ]]),
         "{result}"
     );
     assert_eq!(
@@ -185,6 +202,32 @@ fn the_dashboard_follows_a_boot_live_and_its_reboot_button_reaches_the_phone() {
         std::fs::read(&cnf).unwrap(),
         "{result}"
     );
+    // Re-provisioned after a question in words: judged afresh, the mark in
+    // its timeline, and rebooted.
+    let reprovision = &result["reprovision"];
+    let question = reprovision["questions"][0].as_str().unwrap_or_default();
+    assert_contains(
+        question,
+        &[
+            &format!("Re-provision {RECEPTION}?"),
+            "judges it afresh",
+            "timeline is kept, with a mark",
+            "rebooted",
+        ],
+    );
+    let said = reprovision["said"].as_str().unwrap();
+    assert_contains(
+        said,
+        &[
+            "phoneprov judges it afresh from now on; it reboots and fetches every file again. new SYNC ",
+            &format!("{RECEPTION}: line 1001: answered 200"),
+        ],
+    );
+    assert_eq!(
+        reprovision["marked"],
+        "re-provisioned: only what follows counts for its stage, problems and firmware",
+        "{result}"
+    );
     // Adopted from `/`: in phoneprov.toml, and listed once serve reloaded.
     assert_eq!(result["adopted"][1], "7940", "{result}");
     assert_eq!(result["adopted"][2], "Lobby", "{result}");
@@ -204,6 +247,7 @@ fn the_dashboard_follows_a_boot_live_and_its_reboot_button_reaches_the_phone() {
         "phone.png",
         "phone-rebooted.png",
         "phone-preview.png",
+        "phone-reprovisioned.png",
         "adopt.png",
         "adopted.png",
     ] {

@@ -305,6 +305,54 @@ fn every_route_answers_with_its_status_content_type_and_body() {
             .then_some(())
     })
     .expect("the phone's timeline has the transfer");
+
+    // The trust list it has not: asked for, and a normal miss.
+    let ctl = site.tree.out("CTLSEP0018B9000001.tlv");
+    tftp_hpa_get(&site.server, "binary", "CTLSEP0018B9000001.tlv", &ctl);
+    let asked = poll(REPLY_WAIT, std::time::Duration::from_millis(50), || {
+        let phone = site.get("/api/phones/0018b9000001").json(200);
+        (phone["asked"].as_array()?.len() == 2).then(|| phone["asked"].clone())
+    })
+    .expect("the phone's files have the trust list");
+    assert_eq!(
+        asked,
+        serde_json::json!([
+            {"name": "SIP0018B9000001.cnf", "times": 1, "outcome": "sent", "normal_miss": null},
+            {
+                "name": "CTLSEP0018B9000001.tlv",
+                "times": 1,
+                "outcome": "not_found",
+                "normal_miss": "normal: the phone has no security file (CTL) and goes on without it"
+            }
+        ])
+    );
+
+    // Re-provisioned: listed but not registered, so not told; the mark
+    // ends its timeline and it is not seen yet.
+    insta::assert_snapshot!(
+        "reprovision",
+        site.curl(&["-X", "POST"], "/api/phones/0018b9000001/reprovision")
+            .pretty(200)
+    );
+    let phone = site.get("/api/phones/0018b9000001").json(200);
+    assert_eq!(
+        (
+            &phone["phone"]["stage"],
+            &phone["timeline"].as_array().unwrap().last().unwrap()["what"]
+        ),
+        (
+            &Value::from("not seen yet"),
+            &Value::from(
+                "re-provisioned: only what follows counts for its stage, problems and firmware"
+            )
+        ),
+        "{phone}"
+    );
+    insta::assert_snapshot!(
+        "reprovision_unknown",
+        site.curl(&["-X", "POST"], "/api/phones/0018b9000099/reprovision")
+            .pretty(404)
+    );
 }
 
 #[test]

@@ -105,18 +105,13 @@ pub(super) async fn phone(
         .site()
         .phone(mac)
         .and_then(|listed| PlanView::of(&provisioning, listed));
-    let timeline = state
-        .app
-        .timelines
-        .history(mac)
-        .iter()
-        .map(Moment::of)
-        .collect();
+    let history = state.app.timelines.history(mac);
     Ok(Json(view::PhoneDetail {
         phone: row,
         plan,
         files: generated_for(mac),
-        timeline,
+        asked: view::asked_files(&history),
+        timeline: history.iter().map(Moment::of).collect(),
     }))
 }
 

@@ -33,9 +33,14 @@ function phonePath(mac) {
   return `/phones/${mac.replaceAll(":", "")}`;
 }
 
+// The phone `mac`'s route in the API, with `rest` after it.
+function phoneApi(mac, rest = "") {
+  return `/api/phones/${mac.replaceAll(":", "")}${rest}`;
+}
+
 // The file `name` as phoneprov serves it to the phone `mac`, in the API.
 function filePath(mac, name) {
-  return `/api/phones/${mac.replaceAll(":", "")}/files/${name}`;
+  return phoneApi(mac, `/files/${name}`);
 }
 
 function withColons(hex) {
@@ -247,6 +252,7 @@ const KIND = {
   other_case: "TFTP",
   registered: "SIP",
   auth_failed: "SIP",
+  started_over: "mark",
 };
 
 const GOT = { sent: "sent", not_found: "not found", failed: "FAILED" };
@@ -298,23 +304,18 @@ function ladder(plan) {
   box.replaceChildren(...parts);
 }
 
-// Each file it asked for: how often, and what the last request got.
-function files(mac, timeline) {
-  const asked = new Map();
-  for (const moment of timeline) {
-    if (moment.seen.seen !== "fetch") continue;
-    const file = asked.get(moment.seen.name) || { times: 0 };
-    file.times += 1;
-    file.outcome = moment.seen.outcome;
-    asked.set(moment.seen.name, file);
-  }
-  const rows = [...asked].map(([name, file]) => {
-    const row = element("tr", null, file.outcome === "sent" ? "" : "missing");
-    const link = cell(row, null, "mac").appendChild(element("a", name));
-    link.href = filePath(mac, name);
+// Each file it asked for: how often, and what the last request got; a
+// miss it goes on without is grey with why, another is red.
+function files(mac, asked) {
+  const rows = asked.map((file) => {
+    const missed = file.normal_miss ? "expected" : "missing";
+    const row = element("tr", null, file.outcome === "sent" ? "" : missed);
+    const link = cell(row, null, "mac").appendChild(element("a", file.name));
+    link.href = filePath(mac, file.name);
     link.title = "the file as phoneprov serves it to this phone now";
     cell(row, String(file.times));
-    cell(row, GOT[file.outcome], "answer");
+    const answer = cell(row, GOT[file.outcome], "answer");
+    if (file.normal_miss) answer.appendChild(element("span", file.normal_miss, "why"));
     return row;
   });
   document.querySelector("#files tbody").replaceChildren(...rows);
@@ -352,7 +353,7 @@ function previews(mac, names) {
 
 function timelineRows(timeline) {
   const rows = timeline.map((moment) => {
-    const row = element("tr");
+    const row = element("tr", null, moment.seen.seen === "started_over" ? "mark" : "");
     cell(row, time(moment.at), "time");
     cell(row, KIND[moment.seen.seen] || moment.seen.seen);
     cell(row, moment.what, "what");
@@ -361,22 +362,54 @@ function timelineRows(timeline) {
   document.querySelector("#timeline tbody").replaceChildren(...rows);
 }
 
-function rebootButton(mac) {
-  const button = document.getElementById("reboot");
-  const said = document.getElementById("rebooted");
+// A reboot's answer in one line: the new SYNC, then each phone's.
+function rebootedSaid(rebooted) {
+  const each = rebooted.phones.map((phone) => `${phone.phone}: ${phone.outcome}`);
+  return `new SYNC ${rebooted.sync}. ${each.join("; ")}`;
+}
+
+// The button `id` does `act()` once `question` (if any) is confirmed,
+// disabled meanwhile; the element `saidId` shows `doing`, then the words
+// `act` resolves to, or why it failed.
+function action(id, saidId, doing, act, question) {
+  const button = document.getElementById(id);
+  const said = document.getElementById(saidId);
   button.addEventListener("click", async () => {
+    if (question && !window.confirm(question)) return;
     button.disabled = true;
-    said.textContent = "sending check-sync…";
+    said.textContent = doing;
     try {
-      const answer = await api(`/api/phones/${mac.replaceAll(":", "")}/reboot`, { method: "POST" });
-      const each = answer.phones.map((phone) => `${phone.phone}: ${phone.outcome}`);
-      said.textContent = `new SYNC ${answer.sync}. ${each.join("; ")}`;
+      said.textContent = await act();
     } catch (error) {
       said.textContent = error.message;
     } finally {
       button.disabled = false;
     }
   });
+}
+
+function rebootButton(mac) {
+  action("reboot", "rebooted", "sending check-sync…", async () =>
+    rebootedSaid(await api(phoneApi(mac, "/reboot"), { method: "POST" })),
+  );
+}
+
+function reprovisionButton(mac) {
+  const question =
+    `Re-provision ${mac}?\n\n` +
+    "phoneprov judges it afresh from now on: its stage, problems and firmware count only what it does next. " +
+    "Its timeline is kept, with a mark where this happened. " +
+    "A phone of phoneprov.toml is rebooted (check-sync) to fetch its files again.";
+  action(
+    "reprovision",
+    "reprovisioned",
+    "re-provisioning…",
+    async () => {
+      const answer = await api(phoneApi(mac, "/reprovision"), { method: "POST" });
+      return answer.rebooted ? `${answer.outcome}. ${rebootedSaid(answer.rebooted)}` : answer.outcome;
+    },
+    question,
+  );
 }
 
 function onePhonePage() {
@@ -386,12 +419,12 @@ function onePhonePage() {
     if (!all && !macs.has(mac)) return;
     const error = document.getElementById("error");
     try {
-      const answer = await api(`/api/phones/${mac.replaceAll(":", "")}`);
+      const answer = await api(phoneApi(mac));
       shown = answer.phone;
       error.hidden = true;
       summary(answer.phone);
       ladder(answer.plan);
-      files(mac, answer.timeline);
+      files(mac, answer.asked);
       previews(mac, answer.files);
       timelineRows(answer.timeline);
     } catch (failure) {
@@ -400,6 +433,7 @@ function onePhonePage() {
     }
   };
   rebootButton(mac);
+  reprovisionButton(mac);
   follow(() => (shown ? [shown] : []), refresh);
 }
 
