@@ -39,7 +39,7 @@ pub enum DhcpError {
 
 /// One DORA exchange with `server`, from a socket of its own (the server
 /// answers the sender, so every phone needs its own port). `retransmit` is
-/// the phone's wait between tries; `no_answer` is told after each miss.
+/// the phone's first wait for an answer; `no_answer` is told after each miss.
 pub(crate) async fn lease(
     mac: Mac,
     model: Model,
@@ -72,7 +72,10 @@ pub(crate) async fn lease(
     })
 }
 
-/// Sends `packet` until a reply with our `xid` comes, at most [`TRIES`] times.
+/// Sends `packet` until a reply with our `xid` comes, at most [`TRIES`]
+/// times, waiting `retransmit` for the first reply and twice as long after
+/// each miss, as RFC 2131 §4.1 has a client do (4, 8, 16 s …): a server
+/// that is slow to answer, as a busy one can be, is waited for.
 async fn exchange(
     socket: &UdpSocket,
     server: SocketAddr,
@@ -84,7 +87,7 @@ async fn exchange(
     let mut buf = vec![0u8; 1500];
     for tries in 1..=TRIES {
         socket.send_to(packet, server).await?;
-        let deadline = tokio::time::Instant::now() + retransmit;
+        let deadline = tokio::time::Instant::now() + retransmit * 2u32.pow(tries - 1);
         loop {
             match tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await {
                 Err(_) => break,

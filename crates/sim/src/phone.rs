@@ -63,7 +63,8 @@ impl Timing {
         real.mul_f64(self.scale).max(Duration::from_millis(1))
     }
 
-    /// Between two identical RRQs (reference §1.4) and two DISCOVERs.
+    /// Between two identical RRQs (reference §1.4); the first wait for a
+    /// DHCP answer, doubled after each miss.
     fn retransmit(self) -> Duration {
         self.of(Duration::from_secs(4))
     }
