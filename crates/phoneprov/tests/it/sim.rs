@@ -224,35 +224,43 @@ fn a_phone_whose_image_is_missing_keeps_its_firmware_and_says_so() {
     server.wait_text(0, "P0S3-8-12-00.sb2");
 }
 
-#[test]
-fn a_registered_phone_answers_check_sync_and_reboots_on_a_new_sync() {
+/// A registered SIP 8.12 phone told to reboot by `phoneprov COMMAND MAC`:
+/// it answers the check-sync, reboots and registers again. The site, serve,
+/// the phone and what the command printed.
+fn told_to_reboot_by(command: &str) -> (Tree, PathBuf, Server, Phone, String) {
     let tree = Tree::new();
     let config = site(tree.base());
     let server = Server::serve(&config);
     let network = network(&server);
     let mut phone = phone(SIP_PHONE, Model::Cp7940, "P0S3-8-12-00");
-    let runtime = runtime();
-    runtime.block_on(async {
+    let said = runtime().block_on(async {
         let up = phone.boot(&network).await;
         assert_eq!(up.unwrap(), registered("2001"), "{}", story(&phone));
-        // `phoneprov reboot` writes a new SYNC and sends the NOTIFY.
-        let reboot = tokio::task::spawn_blocking({
-            let config = config.clone();
-            move || run_binary(&["--config", arg(&config), "reboot", SIP_PHONE])
+        server.wait_text(0, "SIP registered 2001");
+        let told = tokio::task::spawn_blocking({
+            let (config, command) = (config.clone(), command.to_string());
+            move || run_binary(&["--config", arg(&config), &command, SIP_PHONE])
         });
         let after = tokio::time::timeout(Duration::from_secs(60), phone.await_check_sync(&network))
             .await
             .unwrap_or_else(|_| panic!("no check-sync:\n{}", story(&phone)))
             .unwrap_or_else(|e| panic!("check-sync failed: {e}\n{}", story(&phone)));
-        let said = printed(&reboot.await.unwrap());
-        assert!(said.contains("answered 200"), "{said}");
         assert_eq!(
             after,
             AfterCheckSync::Rebooted(registered("2001")),
             "{}",
             story(&phone)
         );
+        printed(&told.await.unwrap())
     });
+    (tree, config, server, phone, said)
+}
+
+#[test]
+fn a_registered_phone_answers_check_sync_and_reboots_on_a_new_sync() {
+    // `phoneprov reboot` writes a new SYNC and sends the NOTIFY.
+    let (_tree, _, _server, phone, said) = told_to_reboot_by("reboot");
+    assert!(said.contains("answered 200"), "{said}");
     assert!(phone.events().iter().any(|e| matches!(
         e,
         PhoneEvent::SyncInfo { found: Some(found), mine } if found != mine
@@ -261,37 +269,12 @@ fn a_registered_phone_answers_check_sync_and_reboots_on_a_new_sync() {
 
 #[test]
 fn reprovision_starts_a_registered_phone_over_and_reboots_it() {
-    let tree = Tree::new();
-    let config = site(tree.base());
-    let server = Server::serve(&config);
-    let network = network(&server);
-    let mut phone = phone(SIP_PHONE, Model::Cp7940, "P0S3-8-12-00");
+    let (_tree, config, _server, _phone, said) = told_to_reboot_by("reprovision");
+    assert_contains(
+        &said,
+        &["judges it afresh from now on; it reboots", "answered 200"],
+    );
     let show = || printed(&run_binary(&["--config", arg(&config), "show", SIP_PHONE]));
-    let runtime = runtime();
-    runtime.block_on(async {
-        let up = phone.boot(&network).await;
-        assert_eq!(up.unwrap(), registered("2001"), "{}", story(&phone));
-        server.wait_text(0, "SIP registered 2001");
-        let reprovision = tokio::task::spawn_blocking({
-            let config = config.clone();
-            move || run_binary(&["--config", arg(&config), "reprovision", SIP_PHONE])
-        });
-        let after = tokio::time::timeout(Duration::from_secs(60), phone.await_check_sync(&network))
-            .await
-            .unwrap_or_else(|_| panic!("no check-sync:\n{}", story(&phone)))
-            .unwrap_or_else(|e| panic!("check-sync failed: {e}\n{}", story(&phone)));
-        let said = printed(&reprovision.await.unwrap());
-        assert_contains(
-            &said,
-            &["judges it afresh from now on; it reboots", "answered 200"],
-        );
-        assert_eq!(
-            after,
-            AfterCheckSync::Rebooted(registered("2001")),
-            "{}",
-            story(&phone)
-        );
-    });
     // The timeline is kept, marked where it started over; what follows is
     // the new boot, which alone makes its stage and firmware.
     let started_over = |shown: &str| {
